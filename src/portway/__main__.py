@@ -1,0 +1,5 @@
+import sys
+
+from portway.cli import main
+
+sys.exit(main())
