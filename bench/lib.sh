@@ -1,0 +1,139 @@
+# Helpers for bench/run.sh: process lifecycle, readiness, CPU and memory accounting, wrk runs.
+# Sourced, not executed. Everything here binds or connects to 127.0.0.1 only, and every wait loop
+# has a fixed number of iterations so a stuck server can never hang `make bench`.
+
+BENCH_PIDS=()           # process-group leaders we started; the EXIT trap kills exactly these
+CLK_TCK=$(getconf CLK_TCK)
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+
+# A free TCP port on 127.0.0.1: the kernel picks it, we release it and hand the number on. The race
+# with another process grabbing it is theoretical on this machine and costs a "not available" row.
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# start_bg NAME CPU CMD...: run CMD pinned to CPU in its own session (setsid) so that stopping it
+# also stops anything it forked (portway --workers, nginx workers). Output goes to $TMP/NAME.log.
+# The pid is left in $BG_PID (not printed: $(...) would run the job in a subshell we cannot wait on).
+start_bg() {
+    local name=$1 cpu=$2
+    shift 2
+    setsid taskset -c "$cpu" "$@" >"$TMP/$name.log" 2>&1 </dev/null &
+    BG_PID=$!
+    BENCH_PIDS+=("$BG_PID")
+}
+
+# stop_bg PID: TERM the whole process group, give it 5 s, then KILL. Bounded.
+stop_bg() {
+    local pid=$1 i
+    [ -n "$pid" ] || return 0
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || return 0
+    for i in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+stop_all() {
+    local pid
+    for pid in "${BENCH_PIDS[@]}"; do stop_bg "$pid"; done
+    BENCH_PIDS=()
+}
+
+# wait_http URL [TRIES]: true once anything answers HTTP on URL (any status), false after TRIES*0.1 s.
+wait_http() {
+    local url=$1 tries=${2:-100} i
+    for i in $(seq "$tries"); do
+        curl -s -o /dev/null --max-time 1 "$url" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# alive PID: the process we started is still running (a server that exited at startup is "not available").
+alive() { kill -0 "$1" 2>/dev/null; }
+
+# tree_pids PID: PID and all its descendants (via /proc/*/task/*/children, no pstree needed).
+tree_pids() {
+    local queue=("$1") pid child
+    while [ ${#queue[@]} -gt 0 ]; do
+        pid=${queue[0]}
+        queue=("${queue[@]:1}")
+        [ -d "/proc/$pid" ] || continue
+        echo "$pid"
+        for child in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do queue+=("$child"); done
+    done
+}
+
+# cpu_ticks PID: utime+stime (fields 14 and 15 of /proc/PID/stat, in clock ticks) summed over the
+# process tree. Field 2 (comm) may hold spaces, so we cut everything up to the last ')' first.
+cpu_ticks() {
+    local total=0 pid rest
+    for pid in $(tree_pids "$1"); do
+        rest=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null) || continue
+        # after "comm) " the fields restart at 3 (state), so utime/stime are the 12th and 13th
+        set -- $rest
+        total=$((total + ${12:-0} + ${13:-0}))
+    done
+    echo "$total"
+}
+
+# rss_kb PID [FIELD]: VmRSS (or VmHWM etc.) of one process, in kB, summed over its tree for VmRSS.
+rss_kb() {
+    local field=${2:-VmRSS} total=0 pid v
+    for pid in $(tree_pids "$1"); do
+        v=$(awk -v f="$field:" '$1 == f {print $2}' "/proc/$pid/status" 2>/dev/null)
+        total=$((total + ${v:-0}))
+    done
+    echo "$total"
+}
+
+# check_body URL EXPECTED [CURL ARGS...]: one request must return 2xx with EXPECTED in the body.
+# Guards against measuring a fast 404: a gateway that answers errors quickly is not proxying.
+check_body() {
+    local url=$1 expected=$2 out
+    shift 2
+    out=$(curl -s --max-time 5 -w '\n%{http_code}' "$@" "$url" 2>&1) || { echo "no answer"; return 1; }
+    local code=${out##*$'\n'} body=${out%$'\n'*}
+    if [[ $code != 2* || $body != *"$expected"* ]]; then
+        echo "HTTP $code: ${body:0:80}"
+        return 1
+    fi
+}
+
+# measure ROW SUT_PID URL [WRK ARGS...]: warm up, then the measured wrk run pinned to the load core,
+# with the SUT's CPU ticks read just before and just after. Appends one TSV line to $MEASURE_OUT
+# (default $RESULTS):
+#   row  wrk-output-file  cpu-ticks  note
+measure() {
+    local row=$1 pid=$2 url=$3
+    shift 3
+    local out
+    out=$(mktemp "$TMP/wrk-${row//[^A-Za-z0-9]/_}.XXXX")
+    taskset -c "$LOAD_CPU" wrk -t1 -c64 -d"${BENCH_WARMUP}s" "$@" "$url" >/dev/null 2>&1
+    local t0 t1
+    t0=$(cpu_ticks "$pid")
+    taskset -c "$LOAD_CPU" wrk -t1 -c64 -d"${BENCH_SECONDS}s" --latency "$@" "$url" >"$out" 2>&1
+    t1=$(cpu_ticks "$pid")
+    printf '%s\t%s\t%s\t%s\n' "$row" "$out" "$((t1 - t0))" "" >>"${MEASURE_OUT:-$RESULTS}"
+    log "$row: $(awk '/Requests\/sec/ {print $2 " req/s"}' "$out"), $((t1 - t0)) CPU ticks"
+}
+
+# unavailable ROW WHY: a row that could not be measured; the table says so and the run goes on.
+unavailable() {
+    local why=${2//$'\t'/ }
+    why=${why//$'\n'/ }
+    printf '%s\t\t\tnot available: %s\n' "$1" "${why:0:160}" >>"$RESULTS"
+    log "$1: not available: ${why:0:160}"
+}
+
+# fill TEMPLATE OUT KEY=VALUE...: replace @KEY@ in TEMPLATE (nginx confs and YAML alike).
+fill() {
+    local tmpl=$1 out=$2 kv expr=()
+    shift 2
+    for kv in "$@"; do expr+=(-e "s|@${kv%%=*}@|${kv#*=}|g"); done
+    sed "${expr[@]}" "$tmpl" >"$out"
+}
