@@ -1,0 +1,135 @@
+"""The normalised picture of a deployment that every rule reads, whatever file format it came from.
+
+A Compose file, a Swarm stack and a set of Kubernetes manifests all become a `Stack` of
+`Workload`s; each workload lists how it can be reached from outside (`Exposure`) and the
+security-relevant settings it carries, each with the file and line it was written on.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from portway.audit.findings import Location
+
+
+class Platform(StrEnum):
+    COMPOSE = "compose"
+    SWARM = "swarm"
+    KUBERNETES = "kubernetes"
+
+
+class Role(StrEnum):
+    GATEWAY = "gateway"
+    DATASTORE = "data store"
+    SERVICE = "service"
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """One way in from outside: a published port, a NodePort, a hostPort, an Ingress backend…"""
+
+    port: str  # for people: "8080→80/tcp", "30080 (NodePort)→http"
+    via: str  # "ports", "NodePort", "LoadBalancer", "hostPort", "host network", "Ingress web"
+    location: Location
+    host_ip: str = ""
+    count: int = 1  # a published range "9000-9002:9000-9002" counts 3
+
+    @property
+    def loopback_only(self) -> bool:
+        """Bound to 127.0.0.1/::1 only: reachable from the host, not from the network."""
+        host = self.host_ip.strip("[]")
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A security-relevant value as written: `privileged`, `cap_add: SYS_ADMIN`, a mount…"""
+
+    value: str
+    location: Location
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    name: str
+    value: str | None  # None: passed through from the environment, no value in the file
+    location: Location
+    from_env_file: bool = False
+
+
+@dataclass(frozen=True)
+class NetworkRef:
+    name: str
+    location: Location
+
+
+@dataclass
+class Workload:
+    """A Compose service or a Kubernetes workload (Deployment, StatefulSet, Pod, …)."""
+
+    name: str
+    kind: str  # "service" for Compose, the object kind for Kubernetes
+    location: Location
+    image: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    role: Role = Role.SERVICE
+    datastore: str = ""  # "database", "cache", "broker", "search" when the workload is one
+    exposures: list[Exposure] = field(default_factory=list)
+    networks: list[NetworkRef] = field(default_factory=list)
+    env: list[EnvVar] = field(default_factory=list)
+    mounts: list[Setting] = field(default_factory=list)  # host paths mounted into the container
+    privileged: list[Setting] = field(default_factory=list)
+    host_namespaces: list[Setting] = field(default_factory=list)  # "network", "pid", "ipc"
+    capabilities: list[Setting] = field(default_factory=list)
+    arguments: list[Setting] = field(default_factory=list)  # command words, for auth switches
+
+    @property
+    def public_exposures(self) -> list[Exposure]:
+        return [exposure for exposure in self.exposures if not exposure.loopback_only]
+
+
+@dataclass(frozen=True)
+class Network:
+    """A Compose network as declared (or the implicit `default` one)."""
+
+    name: str
+    location: Location
+    declared: bool = True
+    driver: str = "bridge"
+    internal: bool = False
+    external: bool = False
+    attachable: bool = False
+    encrypted: bool = False
+    encrypted_misplaced: bool = False  # `encrypted: true` written beside driver_opts, not in it
+
+
+@dataclass(frozen=True)
+class Namespace:
+    """A Kubernetes namespace seen in the manifests, and whether a default-deny policy covers it."""
+
+    name: str
+    first_workload: Location
+    default_deny: bool
+
+
+@dataclass
+class Stack:
+    """Everything one audit unit deploys: one Compose/stack file, or all Kubernetes manifests."""
+
+    platform: Platform
+    name: str
+    workloads: list[Workload] = field(default_factory=list)
+    networks: dict[str, Network] = field(default_factory=dict)
+    namespaces: list[Namespace] = field(default_factory=list)
+    committed_secrets: list[Setting] = field(default_factory=list)  # Secret manifests with values
+    gateway_unknown: Location | None = None  # several services publish and none is the gateway
+
+    def workload(self, name: str) -> Workload | None:
+        return next((w for w in self.workloads if w.name == name), None)

@@ -1,0 +1,84 @@
+"""Settings that hand a container the host: the Docker socket, privileged mode, host namespaces,
+added capabilities and host system paths."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from portway.audit.findings import Finding, Rule, Severity
+from portway.audit.model import Stack
+
+DOCKER_SOCKET = Rule(
+    "PW030",
+    "Container runtime socket mounted",
+    Severity.ERROR,
+    "Do not mount the socket (read-only does not help: the API is root on the host). If a tool needs "
+    "to discover containers, give it a filtering socket proxy that allows only the read calls it makes.",
+)
+PRIVILEGED = Rule(
+    "PW031",
+    "Privileged container",
+    Severity.ERROR,
+    "Remove `privileged: true`; add only the capability or device the container needs.",
+)
+HOST_NETWORK = Rule(
+    "PW032",
+    "Container on the host's network",
+    Severity.ERROR,
+    "Remove `network_mode: host` / `hostNetwork: true`: every port the container opens is then on "
+    "the host's interfaces, past every network rule. Publish the one port it needs instead.",
+)
+CAPABILITIES = Rule(
+    "PW033",
+    "Linux capabilities added",
+    Severity.WARNING,
+    "Remove `cap_add` / `capabilities.add` unless the container cannot work without it "
+    "(NET_BIND_SERVICE, for a port below 1024, is not reported).",
+)
+HOST_NAMESPACE = Rule(
+    "PW034",
+    "Host PID or IPC namespace shared",
+    Severity.WARNING,
+    "Remove `pid: host` / `ipc: host` (`hostPID` / `hostIPC` in Kubernetes).",
+)
+HOST_PATH = Rule(
+    "PW035",
+    "Host system path mounted",
+    Severity.WARNING,
+    "Mount a named volume or a path of the application's own instead of a host system directory.",
+)
+RULES = (DOCKER_SOCKET, PRIVILEGED, HOST_NETWORK, CAPABILITIES, HOST_NAMESPACE, HOST_PATH)
+
+_SOCKET = re.compile(r"(docker|podman|containerd|crio|cri-dockerd)\.sock$|docker_engine$")
+_SYSTEM_PATHS = re.compile(
+    r"^(/|/etc|/proc|/sys|/dev|/boot|/root|/var/lib/docker|/var/run|/run|/home|/usr|/lib)/?$"
+)
+_HARMLESS_CAPS = {"NET_BIND_SERVICE", "CAP_NET_BIND_SERVICE"}
+
+
+def check(stack: Stack) -> Iterator[Finding]:
+    for w in stack.workloads:
+        for mount in w.mounts:
+            source = mount.value.rstrip("/")
+            if _SOCKET.search(source):
+                yield Finding(
+                    DOCKER_SOCKET,
+                    mount.location,
+                    w.name,
+                    f"`{w.name}` mounts `{mount.value}`: control of every container on the host",
+                )
+            elif _SYSTEM_PATHS.match(source or "/"):
+                yield Finding(
+                    HOST_PATH, mount.location, w.name, f"`{w.name}` mounts the host's `{mount.value}`"
+                )
+        for setting in w.privileged:
+            yield Finding(PRIVILEGED, setting.location, w.name, f"`{w.name}` runs privileged")
+        for namespace in w.host_namespaces:
+            rule = HOST_NETWORK if namespace.value == "network" else HOST_NAMESPACE
+            yield Finding(
+                rule, namespace.location, w.name, f"`{w.name}` shares the host's {namespace.value} namespace"
+            )
+        for cap in w.capabilities:
+            if cap.value.upper() not in _HARMLESS_CAPS:
+                yield Finding(CAPABILITIES, cap.location, w.name, f"`{w.name}` adds capability {cap.value}")
