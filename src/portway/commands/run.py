@@ -1,0 +1,107 @@
+"""`portway run FILE`: serve the gateway. With ``--workers N`` a supervisor forks N processes that
+each bind the port with SO_REUSEPORT; it forwards SIGTERM/SIGHUP to them and replaces a worker
+that dies unexpectedly."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from portway.config import ConfigError, load_config
+from portway.config.models import GatewayConfig
+from portway.server.listener import bind_tcp
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", help="gateway config (YAML)")
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("PORTWAY_WORKERS", "1")))
+    parser.add_argument("--listen", help="override the config's listen address (HOST:PORT)")
+    parser.add_argument("--log-level", default=os.environ.get("PORTWAY_LOG_LEVEL", "info"))
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        config = load_config(args.file)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    if args.listen:
+        config = config.model_copy(update={"listen": args.listen})
+    if args.workers <= 1:
+        _serve(config, Path(args.file), reuse_port=False)
+        return 0
+    return _supervise(config, Path(args.file), args.workers)
+
+
+def _serve(config: GatewayConfig, path: Path, reuse_port: bool) -> None:
+    from portway.server.serve import serve_forever, start
+
+    async def main() -> None:
+        running = await start(config, path, reuse_port=reuse_port)
+        await serve_forever(running)
+
+    try:
+        import uvloop
+
+        uvloop.run(main())
+    except ImportError:  # uvloop is not available on every platform
+        asyncio.run(main())
+
+
+def _supervise(config: GatewayConfig, path: Path, workers: int) -> int:
+    # Bind once here so port 0 resolves to one port all workers share, and errors show before forking.
+    probe = bind_tcp(config.listen, reuse_port=True)
+    host, port = probe.getsockname()[:2]
+    config = config.model_copy(update={"listen": f"{host}:{port}"})
+    probe.close()
+    children: dict[int, int] = {}
+    stopping = False
+
+    def spawn_worker(index: int) -> None:
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGHUP, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            try:
+                _serve(config, path, reuse_port=True)
+            finally:
+                os._exit(0)
+        children[pid] = index
+
+    def forward(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        if signum in (signal.SIGTERM, signal.SIGINT):
+            stopping = True
+        for pid in children:
+            os.kill(pid, signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, forward)
+    for i in range(workers):
+        spawn_worker(i)
+    logging.getLogger("portway").info("supervising %d workers on %s:%d", workers, host, port)
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+        index = children.pop(pid, None)
+        if index is not None and not stopping:
+            logging.getLogger("portway").error("worker %d exited (status %d); replacing it", pid, status)
+            time.sleep(0.5)
+            spawn_worker(index)
+    return 0

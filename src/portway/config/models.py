@@ -1,0 +1,193 @@
+"""The gateway's config as pydantic models: the contract of the YAML file (DESIGN.md §2).
+
+Every model forbids unknown keys, so a typo is an error with its line, never a silent default.
+Defaults are chosen to be safe for a public listener and are documented in docs/config.md.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from portway.config.units import Duration, Size
+
+_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+_TARGET = re.compile(r"^(http://[^/\s?#]+(:\d+)?/?|unix:/\S+)$")
+_PARAM_SEGMENT = re.compile(r"^\{[A-Za-z_][A-Za-z0-9_]*\}$")
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def parse_hostport(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"expected HOST:PORT, got {value!r}")
+    host = host.strip("[]") or "0.0.0.0"
+    return host, int(port)
+
+
+class Limits(Model):
+    """Per-connection protocol limits (see docs/config.md for why each default)."""
+
+    max_request_line: Size = 8 * 1024
+    max_header_bytes: Size = 32 * 1024
+    max_headers: int = Field(default=100, ge=1)
+    max_body: Size = 10 * 1024**2
+    header_timeout: Duration = 10.0
+    body_timeout: Duration = 30.0
+    keepalive_timeout: Duration = 75.0
+    max_connections: int = Field(default=20_000, ge=1)
+
+
+class AccessLog(Model):
+    enabled: bool = True
+    path: str = "stdout"
+    flush_interval: Duration = 0.2
+
+
+class Paths(Model):
+    """Path normalisation rules applied before routing."""
+
+    allow_encoded_slash: bool = False
+
+
+class Timeouts(Model):
+    connect: Duration = 2.0
+    read: Duration = 30.0
+    write: Duration = 30.0
+
+
+class Pool(Model):
+    max_connections: int = Field(default=512, ge=1)
+    idle_timeout: Duration = 60.0
+    acquire_timeout: Duration = 5.0
+
+
+class Upstream(Model):
+    targets: list[str] = Field(min_length=0)
+    balance: Literal["round_robin", "least_conn", "hash"] = "round_robin"
+    hash_on: str = "ip"
+    preserve_host: bool = False
+    timeouts: Timeouts = Timeouts()
+    pool: Pool = Pool()
+
+    @field_validator("targets")
+    @classmethod
+    def _targets(cls, targets: list[str]) -> list[str]:
+        for target in targets:
+            if not _TARGET.match(target):
+                raise ValueError(f"invalid target {target!r}: expected http://host:port or unix:/path")
+        return targets
+
+    @field_validator("hash_on")
+    @classmethod
+    def _hash_on(cls, value: str) -> str:
+        if value != "ip" and not re.match(r"^header:[A-Za-z0-9!#$%&'*+.^_`|~-]+$", value):
+            raise ValueError("hash_on must be 'ip' or 'header:<Header-Name>'")
+        return value
+
+
+class Route(Model):
+    path: str
+    upstream: str
+    host: str | None = None
+    methods: list[str] | None = None
+    rewrite: str | None = None
+    max_body: Size | None = None
+    name: str | None = None
+
+    @field_validator("path", "rewrite")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("/"):
+            raise ValueError("must start with '/'")
+        return value
+
+    @field_validator("methods")
+    @classmethod
+    def _methods(cls, methods: list[str] | None) -> list[str] | None:
+        if methods is None:
+            return None
+        upper = [m.upper() for m in methods]
+        unknown = sorted(set(upper) - _METHODS)
+        if unknown:
+            raise ValueError(f"unknown method(s) {', '.join(unknown)}")
+        return upper
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str | None) -> str | None:
+        return value.lower() if value else None
+
+    @model_validator(mode="after")
+    def _segments(self) -> Route:
+        params = []
+        for segment in self.path.strip("/").split("/"):
+            if "{" in segment or "}" in segment:
+                if not _PARAM_SEGMENT.match(segment):
+                    raise ValueError(
+                        f"path: a parameter must be a whole segment like {{id}}, got {segment!r}"
+                    )
+                params.append(segment[1:-1])
+        if len(set(params)) != len(params):
+            raise ValueError("path: a parameter name is used twice")
+        for name in re.findall(r"\{([^}]*)\}", self.rewrite or ""):
+            if name not in params:
+                raise ValueError(f"rewrite: {{{name}}} is not a parameter of the path")
+        return self
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.path
+
+
+class GatewayConfig(Model):
+    listen: str = "0.0.0.0:8080"
+    admin: str | None = None
+    limits: Limits = Limits()
+    paths: Paths = Paths()
+    access_log: AccessLog = AccessLog()
+    shutdown_grace: Duration = 10.0
+    trusted_proxies: list[str] = []
+    upstreams: dict[str, Upstream] = {}
+    routes: list[Route] = []
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        parse_hostport(value)
+        return value
+
+    @field_validator("admin")
+    @classmethod
+    def _admin(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        host, _ = parse_hostport(value)
+        if not ipaddress.ip_address(host if host != "localhost" else "127.0.0.1").is_loopback:
+            raise ValueError("the admin listener must be on a loopback address (127.0.0.1 or ::1)")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                raise ValueError(f"invalid CIDR {value!r}") from None
+        return values
+
+    def reference_errors(self) -> list[tuple[tuple[int | str, ...], str]]:
+        """Cross-references pydantic cannot see field by field, each with the location to blame."""
+        known = ", ".join(sorted(self.upstreams)) or "none defined"
+        return [
+            (("routes", i, "upstream"), f"unknown upstream {route.upstream!r} (known: {known})")
+            for i, route in enumerate(self.routes)
+            if route.upstream not in self.upstreams
+        ]

@@ -1,0 +1,105 @@
+"""The compiled gateway: config in, a frozen runtime out (router, upstreams, access log).
+
+This object is the server's application. A reload builds a whole new :class:`Gateway` and swaps the
+server's reference to it; requests already in flight keep the one they started with, and the old
+gateway's pools close their connections as those requests finish (:meth:`retire`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from functools import lru_cache
+
+from portway.config.models import GatewayConfig
+from portway.proxy import Exchange
+from portway.routing import BadTarget, MethodNotAllowed, Router, RouteSpec, normalize_path, split_target
+from portway.server.protocol import HttpConnection
+from portway.server.request import RequestHead
+from portway.server.state import ANSWERED, Handler
+from portway.sweeper import Sweeper
+from portway.telemetry.access_log import AccessLog
+from portway.upstream import Upstream
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRuntime:
+    name: str
+    upstream: Upstream
+    max_body: int | None
+
+
+class Gateway:
+    def __init__(self, config: GatewayConfig, sweeper: Sweeper, access_log: AccessLog | None) -> None:
+        self.config = config
+        self.access_log = access_log
+        self.draining = False
+        self.allow_encoded_slash = config.paths.allow_encoded_slash
+        self.upstreams = {name: Upstream(name, up, sweeper) for name, up in config.upstreams.items()}
+        self.router: Router[RouteRuntime] = Router(
+            RouteSpec(
+                path=route.path,
+                payload=RouteRuntime(route.display_name, self.upstreams[route.upstream], route.max_body),
+                methods=frozenset(route.methods) if route.methods else None,
+                host=route.host,
+                rewrite=route.rewrite,
+            )
+            for route in config.routes
+        )
+        networks = [ipaddress.ip_network(cidr, strict=False) for cidr in config.trusted_proxies]
+        self._trusted = networks
+        self.is_trusted = lru_cache(maxsize=4096)(self._check_trusted) if networks else _never
+        shortest = min((u.timeouts.read for u in config.upstreams.values()), default=30.0)
+        sweeper.fit(min(shortest, min((u.timeouts.connect for u in config.upstreams.values()), default=2.0)))
+
+    def _check_trusted(self, ip: str) -> bool:
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        return any(address in network for network in self._trusted)
+
+    def handle(self, head: RequestHead, conn: HttpConnection) -> Handler:
+        try:
+            raw_path, query = split_target(head.target)
+            path = normalize_path(raw_path, self.allow_encoded_slash)
+        except BadTarget as exc:
+            conn.refuse(400, str(exc), head)
+            return ANSWERED
+        host = None
+        if head.host:
+            host = (
+                head.host.rpartition(b":")[0] if head.host[-1:].isdigit() and b":" in head.host else head.host
+            )
+            host = host.lower()
+        match = self.router.match(head.method, path, host.decode("latin-1") if host else None)
+        if match is None:
+            conn.refuse(404, "no route matches this request", head)
+            return ANSWERED
+        if isinstance(match, MethodNotAllowed):
+            conn.refuse(
+                405,
+                f"{head.method} is not allowed here",
+                head,
+                headers=[(b"allow", ", ".join(match.allow).encode())],
+            )
+            return ANSWERED
+        route = match.route.payload
+        if (
+            route.max_body is not None
+            and head.content_length is not None
+            and head.content_length > route.max_body
+        ):
+            conn.refuse(413, f"request body larger than {route.max_body} bytes", head)
+            return ANSWERED
+        exchange = Exchange(self, head, conn, route, path, match.upstream_path, query)
+        exchange.start()
+        return exchange
+
+    def retire(self) -> None:
+        for upstream in self.upstreams.values():
+            upstream.retire()
+
+
+def _never(ip: str) -> bool:
+    return False

@@ -1,0 +1,43 @@
+"""Header rules shared by both directions of the proxy (RFC 9110 §7.6.1)."""
+
+from __future__ import annotations
+
+# Never forwarded: they describe one connection, not the message. Those named in the message's own
+# `Connection` header are removed too (see connection_tokens).
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"proxy-connection",
+        b"keep-alive",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+    }
+)
+
+# Request headers the gateway sets itself; a client's copies are dropped, never merged.
+GATEWAY_SET = frozenset(
+    {
+        b"host",
+        b"content-length",
+        b"expect",
+        b"x-request-id",
+        b"x-forwarded-for",
+        b"x-forwarded-proto",
+        b"x-forwarded-host",
+        b"forwarded",
+    }
+)
+
+
+def connection_tokens(headers: list[tuple[bytes, bytes]], lower: bool) -> frozenset[bytes]:
+    """Header names listed in ``Connection`` (``close`` and ``keep-alive`` are options, not names)."""
+    tokens: set[bytes] = set()
+    for name, value in headers:
+        if (name if lower else name.lower()) == b"connection":
+            tokens.update(t.strip().lower() for t in value.split(b","))
+    tokens.discard(b"")
+    return frozenset(tokens)

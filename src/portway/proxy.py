@@ -1,0 +1,409 @@
+"""One proxied request, from the client's head to the upstream's last byte (DESIGN.md §1).
+
+An :class:`Exchange` is the handler the server feeds with request events and the sink the upstream
+connection feeds with response events. With a warm pool the whole exchange runs in callbacks: the
+request head is written to a pooled connection as soon as the client's head is parsed, and each
+body chunk is relayed as it arrives, both ways, pausing the sending side while the receiving side's
+buffer is full. Only acquiring a new upstream connection runs as a coroutine (the slow path).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from portway.errors import GatewayError, UpstreamConnectError
+from portway.headers import GATEWAY_SET, HOP_BY_HOP, connection_tokens
+from portway.server.problem import reason as default_reason
+from portway.server.protocol import HttpConnection
+from portway.server.request import RequestHead
+from portway.tasks import spawn
+from portway.upstream.connection import UpstreamConnection
+from portway.upstream.pool import TargetPool
+
+if TYPE_CHECKING:
+    from portway.gateway import Gateway, RouteRuntime
+
+log = logging.getLogger("portway.proxy")
+
+_NO_BODY_STATUS = frozenset({204, 304})
+# What the client is told; the specifics (which target, which errno) go to the gateway's log only.
+_PUBLIC_DETAIL = {
+    502: "the upstream service failed to answer",
+    503: "no upstream service is available",
+    504: "the upstream service did not answer in time",
+}
+
+
+class Exchange:
+    __slots__ = (
+        "bytes_in",
+        "chunk_out",
+        "client_held",
+        "client_path",
+        "conn",
+        "done",
+        "gateway",
+        "head",
+        "keep_client",
+        "out_start",
+        "path",
+        "pending",
+        "pool",
+        "query",
+        "request_done",
+        "response_started",
+        "route",
+        "status",
+        "tunnel",
+        "up",
+        "up_read_paused",
+    )
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        head: RequestHead,
+        conn: HttpConnection,
+        route: RouteRuntime,
+        client_path: str,
+        path: str,
+        query: bytes,
+    ) -> None:
+        self.gateway = gateway
+        self.client_path = client_path
+        self.head = head
+        self.conn = conn
+        self.route = route
+        self.path = path
+        self.query = query
+        self.up: UpstreamConnection | None = None
+        self.pool: TargetPool | None = None
+        self.pending: list[bytes] | None = None  # body chunks that arrived before the upstream did
+        self.request_done = False
+        self.response_started = False
+        self.done = False
+        self.tunnel = False
+        self.chunk_out = False
+        self.keep_client = head.keep_alive
+        self.client_held = False
+        self.up_read_paused = False
+        self.bytes_in = 0
+        self.out_start = conn.bytes_out
+        self.status = 0
+
+    def __repr__(self) -> str:
+        return f"<Exchange {self.head.method} {self.path} id={self.head.request_id} status={self.status}>"
+
+    # -- start ---------------------------------------------------------------------------------
+    def start(self) -> None:
+        try:
+            pool = self.route.upstream.pick(self.head)
+        except GatewayError as exc:
+            self._fail(exc)
+            return
+        self.pool = pool
+        up = pool.acquire_nowait()
+        if up is not None:
+            self._attach(up)
+            return
+        if self.head.has_body:
+            self.conn.hold_reading()
+            self.client_held = True
+        spawn(self._acquire(pool), name=f"acquire {pool.target}")
+
+    async def _acquire(self, pool: TargetPool) -> None:
+        upstream = self.route.upstream
+        tries = len(upstream.pools)
+        while True:
+            try:
+                up = await pool.acquire()
+                break
+            except UpstreamConnectError as exc:
+                tries -= 1
+                # Nothing was sent yet, so another target can take the request safely.
+                if tries <= 0 or self.done:
+                    self._fail(exc)
+                    return
+                pool = upstream.pick(self.head)
+                self.pool = pool
+            except GatewayError as exc:
+                self._fail(exc)
+                return
+        if self.done:
+            up.close()
+            return
+        self._attach(up)
+
+    def _attach(self, up: UpstreamConnection) -> None:
+        self.up = up
+        head = self.head
+        up.begin(self, head.method == "HEAD", self.route.upstream.read_timeout)
+        up.write(self._request_head())
+        pending, self.pending = self.pending, None
+        if pending:
+            for chunk in pending:
+                self._send_body(chunk)
+        if self.request_done:
+            self._end_request()
+        elif head.expect_continue:
+            self.conn.send_continue()
+        if self.client_held and not up.write_paused:
+            self.client_held = False
+            self.conn.release_reading()
+
+    def _request_head(self) -> bytes:
+        head = self.head
+        gateway = self.gateway
+        target = self.path.encode()
+        if self.query:
+            target += b"?" + self.query
+        upstream = self.route.upstream
+        assert self.pool is not None
+        host = head.host if upstream.preserve_host and head.host else self.pool.target.host_header
+        parts = [head.method.encode(), b" ", target, b" HTTP/1.1\r\nhost: ", host, b"\r\n"]
+        named = connection_tokens(head.headers, lower=True) if head.header(b"connection") else frozenset()
+        client_xff = None
+        client_proto = None
+        for name, value in head.headers:
+            if name in HOP_BY_HOP or name in GATEWAY_SET or name in named:
+                if name == b"x-forwarded-for":
+                    client_xff = value if client_xff is None else client_xff + b", " + value
+                elif name == b"x-forwarded-proto":
+                    client_proto = value
+                continue
+            parts += (name, b": ", value, b"\r\n")
+        ip = head.client_ip.encode()
+        if client_xff is not None and gateway.is_trusted(head.client_ip):
+            xff = client_xff + b", " + ip
+            proto = client_proto or b"http"
+        else:
+            xff, proto = ip, b"http"
+        parts += (b"x-forwarded-for: ", xff, b"\r\nx-forwarded-proto: ", proto, b"\r\n")
+        if head.host:
+            parts += (b"x-forwarded-host: ", head.host, b"\r\n")
+        parts += (b"x-request-id: ", head.request_id.encode(), b"\r\n")
+        if head.upgrade:
+            parts += (b"connection: upgrade\r\nupgrade: ", head.header(b"upgrade") or b"", b"\r\n")
+        if head.body_chunked:
+            parts.append(b"transfer-encoding: chunked\r\n")
+        elif head.content_length is not None:
+            parts += (b"content-length: ", str(head.content_length).encode(), b"\r\n")
+        parts.append(b"\r\n")
+        return b"".join(parts)
+
+    # -- request body (server → here → upstream) -------------------------------------------------
+    def on_body(self, data: bytes) -> None:
+        if self.done:
+            return
+        self.bytes_in += len(data)
+        limit = self.route.max_body
+        if limit is not None and self.bytes_in > limit:
+            self._abort_request(413, f"request body larger than {limit} bytes")
+            return
+        if self.up is None:
+            if self.pending is None:
+                self.pending = []
+            self.pending.append(data)
+            return
+        self._send_body(data)
+        if self.up is not None and self.up.write_paused and not self.client_held:
+            self.client_held = True
+            self.conn.hold_reading()
+
+    def _send_body(self, data: bytes) -> None:
+        up = self.up
+        if up is None or self.tunnel:
+            return
+        if self.head.body_chunked:
+            up.write(b"%x\r\n%b\r\n" % (len(data), data))
+        else:
+            up.write(data)
+
+    def on_end(self) -> None:
+        self.request_done = True
+        if self.up is not None:
+            self._end_request()
+
+    def _end_request(self) -> None:
+        up = self.up
+        if up is None:
+            return
+        if self.head.body_chunked:
+            up.write(b"0\r\n\r\n")
+        up.request_complete()
+
+    def on_upstream_writable(self) -> None:
+        if self.client_held:
+            self.client_held = False
+            self.conn.release_reading()
+
+    # -- response (upstream → here → client) -----------------------------------------------------
+    def on_response_head(
+        self, status: int, reason: bytes, headers: list[tuple[bytes, bytes]], conn: UpstreamConnection
+    ) -> None:
+        head = self.head
+        self.status = status
+        if status == 101 and not head.upgrade:
+            self._fail(GatewayError("upstream switched protocols unasked"), status=502)
+            return
+        named = connection_tokens(headers, lower=False)
+        parts = [b"HTTP/1.1 %d %b\r\n" % (status, reason or default_reason(status))]
+        content_length = None
+        chunked = False
+        upgrade = b""
+        for name, value in headers:
+            lname = name.lower()
+            if lname == b"content-length":
+                content_length = value
+            elif lname in HOP_BY_HOP or lname in named or lname == b"x-request-id":
+                if lname == b"transfer-encoding":
+                    chunked = True
+                elif lname == b"upgrade":
+                    upgrade = value
+                continue
+            parts += (name, b": ", value, b"\r\n")
+        parts += (b"x-request-id: ", head.request_id.encode(), b"\r\n")
+        if status == 101:
+            parts += (b"connection: upgrade\r\nupgrade: ", upgrade, b"\r\n\r\n")
+            self.response_started = True
+            self.conn.write(b"".join(parts))
+            self._open_tunnel(conn)
+            return
+        keep = head.keep_alive and not self.conn.closing and not self.gateway.draining
+        if head.method == "HEAD" or status in _NO_BODY_STATUS:
+            if chunked and content_length is None:
+                parts.append(b"transfer-encoding: chunked\r\n")
+        elif content_length is None:
+            # Chunked or close-delimited upstream body: re-chunk for HTTP/1.1, close-delimit for 1.0.
+            if head.version == "1.1":
+                self.chunk_out = True
+                parts.append(b"transfer-encoding: chunked\r\n")
+            else:
+                keep = False
+        self.keep_client = keep
+        parts.append(b"\r\n" if keep else b"connection: close\r\n\r\n")
+        self.response_started = True
+        self.conn.write(b"".join(parts))
+
+    def on_response_body(self, data: bytes) -> None:
+        conn = self.conn
+        if self.chunk_out:
+            conn.write(b"%x\r\n%b\r\n" % (len(data), data))
+        else:
+            conn.write(data)
+        if conn.write_paused and not self.up_read_paused and self.up is not None:
+            self.up_read_paused = True
+            self.up.pause_reading()
+
+    def on_writable(self) -> None:
+        if self.up_read_paused and self.up is not None:
+            self.up_read_paused = False
+            self.up.resume_reading()
+
+    def on_response_end(self) -> None:
+        self.up = None
+        if self.done:
+            return
+        if self.chunk_out:
+            self.conn.write(b"0\r\n\r\n")
+        self._complete(self.status)
+        self.conn.finish(self.keep_client)
+
+    # -- WebSocket and other upgrades: a byte pump in both directions ----------------------------
+    def _open_tunnel(self, up: UpstreamConnection) -> None:
+        self.tunnel = True
+        up.open_tunnel()
+        rest = self.conn.start_tunnel(self._client_tunnel_data)
+        if rest:
+            up.write(rest)
+
+    def _client_tunnel_data(self, data: bytes) -> None:
+        up = self.up
+        if up is None:
+            return
+        self.bytes_in += len(data)
+        up.write(data)
+        if up.write_paused and not self.client_held:
+            self.client_held = True
+            self.conn.hold_reading()
+
+    def on_tunnel_data(self, data: bytes) -> None:
+        self.on_response_body(data)
+
+    # -- endings ---------------------------------------------------------------------------------
+    def on_client_lost(self) -> None:
+        if self.done:
+            return
+        up, self.up = self.up, None
+        if up is not None:
+            up.detach()
+        self._complete(self.status if self.tunnel else 499)
+
+    def on_upstream_error(self, error: GatewayError) -> None:
+        self.up = None
+        if self.done:
+            return
+        if self.tunnel:
+            self._complete(self.status)
+            self.conn.close()
+            return
+        if (
+            isinstance(error, UpstreamConnectError)
+            and not self.response_started
+            and not self.head.has_body
+            and self.pool is not None
+        ):
+            # A kept-alive connection the peer closed just as we reused it: nothing was processed,
+            # so a fresh connection may take the request (once: the pool hands out a new one).
+            self.pool = self.route.upstream.pick(self.head)
+            spawn(self._acquire(self.pool), name=f"reconnect {self.pool.target}")
+            return
+        self._fail(error)
+
+    def _abort_request(self, status: int, detail: str) -> None:
+        up, self.up = self.up, None
+        if up is not None:
+            up.detach()
+        if self.response_started:
+            self._complete(self.status)
+            self.conn.abort()
+        else:
+            self._complete(status)
+            self.conn.refuse(status, detail, self.head)
+
+    def _fail(self, error: GatewayError, status: int | None = None) -> None:
+        status = status or error.status
+        log.warning(
+            "upstream %s failed for %s %s (request %s): %s",
+            self.route.upstream.name, self.head.method, self.path, self.head.request_id, error,
+        )  # fmt: skip
+        if self.response_started:
+            self._complete(self.status)
+            self.conn.abort()
+            return
+        self._complete(status)
+        self.conn.refuse(status, _PUBLIC_DETAIL.get(status, "the request could not be proxied"), self.head)
+
+    def _complete(self, status: int) -> None:
+        self.done = True
+        self.status = status
+        access_log = self.gateway.access_log
+        if access_log is not None:
+            head = self.head
+            access_log.record(
+                (
+                    time.time(),
+                    head.request_id,
+                    head.client_ip,
+                    head.method,
+                    self.client_path,
+                    self.route.name,
+                    self.pool.target.address if self.pool is not None else "",
+                    status,
+                    self.bytes_in,
+                    self.conn.bytes_out - self.out_start,
+                    (self.conn.loop.time() - head.start) * 1000.0,
+                )
+            )

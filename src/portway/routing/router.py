@@ -1,0 +1,147 @@
+"""The compiled route table: a segment tree per host, so a match costs one dict look-up per path
+segment however many routes there are.
+
+Semantics (documented in docs/routing.md):
+- ``path: /api/users/`` (trailing slash) is a prefix: it matches ``/api/users``, ``/api/users/`` and
+  everything below. ``path: /api/users`` (no trailing slash) matches that path only.
+- ``{name}`` matches one non-empty segment and captures it; literal segments win over parameters.
+- The most specific route (most segments) that accepts the method wins; when routes match the
+  path but none accepts the method, the result is 405 with their methods in ``Allow``.
+- Routes with ``host`` are tried for that Host first, then host-less routes.
+- ``rewrite`` replaces the matched part of the path; ``{name}`` in it is substituted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class RouteSpec(Generic[T]):
+    path: str
+    payload: T
+    methods: frozenset[str] | None = None
+    host: str | None = None
+    rewrite: str | None = None
+
+
+@dataclass(slots=True)
+class _Node(Generic[T]):
+    children: dict[str, _Node[T]] = field(default_factory=dict)
+    param: _Node[T] | None = None
+    param_name: str = ""
+    prefix: list[RouteSpec[T]] = field(default_factory=list)
+    exact: list[RouteSpec[T]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Match(Generic[T]):
+    route: RouteSpec[T]
+    upstream_path: str
+    params: dict[str, str] | None
+
+
+@dataclass(frozen=True, slots=True)
+class MethodNotAllowed:
+    allow: tuple[str, ...]
+
+
+class Router(Generic[T]):
+    """Immutable once built; a reload builds a new Router and swaps the reference."""
+
+    def __init__(self, routes: Iterable[RouteSpec[T]]) -> None:
+        self._default: _Node[T] = _Node()
+        self._hosts: dict[str, _Node[T]] = {}
+        for route in routes:
+            root = self._default if route.host is None else self._hosts.setdefault(route.host, _Node())
+            self._insert(root, route)
+
+    @staticmethod
+    def _insert(root: _Node[T], route: RouteSpec[T]) -> None:
+        node = root
+        for segment in _segments(route.path.rstrip("/")):
+            if segment.startswith("{"):
+                if node.param is None:
+                    node.param = _Node(param_name=segment[1:-1])
+                elif node.param.param_name != segment[1:-1]:
+                    # one name per position keeps captures unambiguous; renaming is not allowed
+                    raise ValueError(
+                        f"route {route.path}: parameter {segment} conflicts with "
+                        f"{{{node.param.param_name}}} at the same position"
+                    )
+                node = node.param
+            else:
+                node = node.children.setdefault(segment, _Node())
+        (node.prefix if route.path.endswith("/") else node.exact).append(route)
+
+    def match(self, method: str, path: str, host: str | None = None) -> Match[T] | MethodNotAllowed | None:
+        segments = _segments(path)
+        allowed: set[str] = set()
+        if host is not None and self._hosts:
+            node = self._hosts.get(host)
+            if node is not None:
+                found = self._walk(node, segments, method, path, allowed)
+                if found is not None:
+                    return found
+        found = self._walk(self._default, segments, method, path, allowed)
+        if found is not None:
+            return found
+        return MethodNotAllowed(tuple(sorted(allowed))) if allowed else None
+
+    def _walk(
+        self, root: _Node[T], segments: list[str], method: str, path: str, allowed: set[str]
+    ) -> Match[T] | None:
+        # Depth-first, literal before parameter; the deepest acceptable route wins.
+        best: tuple[RouteSpec[T], int, list[str] | None] | None = None
+        stack: list[tuple[_Node[T], int, list[str] | None]] = [(root, 0, None)]
+        while stack:
+            node, depth, captured = stack.pop()
+            if best is not None and depth <= best[1]:
+                continue
+            candidates = node.prefix
+            if depth == len(segments) and node.exact:
+                candidates = node.exact + node.prefix
+            for route in candidates:
+                if route.methods is None or method in route.methods:
+                    best = (route, depth, captured)
+                    break
+                allowed.update(route.methods)
+            if depth < len(segments):
+                segment = segments[depth]
+                if node.param is not None and segment:
+                    stack.append((node.param, depth + 1, [*(captured or ()), segment]))
+                child = node.children.get(segment)
+                if child is not None:
+                    stack.append((child, depth + 1, captured))
+        if best is None:
+            return None
+        route, depth, captured = best
+        params = None
+        if captured is not None:
+            names = [s[1:-1] for s in _segments(route.path.rstrip("/")) if s.startswith("{")]
+            params = dict(zip(names, captured, strict=True))
+        return Match(route, _rewrite(route, path, segments, depth, params), params)
+
+
+def _segments(path: str) -> list[str]:
+    return path.split("/")[1:] if path != "/" and path else []
+
+
+def _rewrite(
+    route: RouteSpec[T], path: str, segments: list[str], depth: int, params: dict[str, str] | None
+) -> str:
+    if route.rewrite is None:
+        return path
+    matched = sum(len(s) + 1 for s in segments[:depth])
+    rest = path[matched:]
+    target = route.rewrite
+    if params:
+        for name, value in params.items():
+            target = target.replace("{" + name + "}", value)
+    if route.path.endswith("/"):
+        target = target.rstrip("/") + rest
+    return target or "/"

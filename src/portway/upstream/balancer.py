@@ -1,0 +1,92 @@
+"""Choosing a target for a request: round robin, least connections, consistent hash.
+
+Each balancer skips targets marked down (passive health) while at least one is up; when all are
+down it still picks one, since refusing outright would turn a brief blip into an outage.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+from collections.abc import Sequence
+from typing import Protocol
+
+from portway.upstream.pool import TargetPool
+
+
+class Balancer(Protocol):
+    def pick(self, key: bytes | None) -> TargetPool: ...
+
+
+class RoundRobin:
+    def __init__(self, pools: Sequence[TargetPool]) -> None:
+        self.pools = list(pools)
+        self._next = 0
+
+    def pick(self, key: bytes | None) -> TargetPool:
+        pools = self.pools
+        count = len(pools)
+        for _ in range(count):
+            pool = pools[self._next % count]
+            self._next += 1
+            if pool.available:
+                return pool
+        return pools[self._next % count]
+
+
+class LeastConn:
+    """Fewest requests in flight; ties go round robin so equal targets share the load."""
+
+    def __init__(self, pools: Sequence[TargetPool]) -> None:
+        self.pools = list(pools)
+        self._offset = 0
+
+    def pick(self, key: bytes | None) -> TargetPool:
+        pools = self.pools
+        count = len(pools)
+        self._offset += 1
+        best: TargetPool | None = None
+        for i in range(count):
+            pool = pools[(self._offset + i) % count]
+            if pool.available and (best is None or pool.busy < best.busy):
+                best = pool
+        return best if best is not None else pools[self._offset % count]
+
+
+class ConsistentHash:
+    """A hash ring with virtual nodes: adding or removing a target moves ~1/N of the keys."""
+
+    VNODES = 160
+
+    def __init__(self, pools: Sequence[TargetPool]) -> None:
+        self.pools = list(pools)
+        ring = sorted(
+            (_hash(f"{pool.target.address}#{i}".encode()), index)
+            for index, pool in enumerate(self.pools)
+            for i in range(self.VNODES)
+        )
+        self._points = [point for point, _ in ring]
+        self._owners = [index for _, index in ring]
+        self._fallback = RoundRobin(pools)
+
+    def pick(self, key: bytes | None) -> TargetPool:
+        if key is None:
+            return self._fallback.pick(None)
+        start = bisect.bisect(self._points, _hash(key)) % len(self._points)
+        # Walk the ring past targets that are down; the key's owner gets it back when it recovers.
+        for step in range(len(self._points)):
+            pool = self.pools[self._owners[(start + step) % len(self._points)]]
+            if pool.available:
+                return pool
+        return self.pools[self._owners[start]]
+
+
+def _hash(data: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
+
+
+BALANCERS: dict[str, type[RoundRobin] | type[LeastConn] | type[ConsistentHash]] = {
+    "round_robin": RoundRobin,
+    "least_conn": LeastConn,
+    "hash": ConsistentHash,
+}

@@ -1,0 +1,43 @@
+"""An upstream: its targets' pools, the balancer over them and the timeouts that apply."""
+
+from __future__ import annotations
+
+from portway.config.models import Upstream as UpstreamConfig
+from portway.errors import NoHealthyTarget
+from portway.server.request import RequestHead
+from portway.sweeper import Sweeper
+from portway.upstream.balancer import BALANCERS, Balancer
+from portway.upstream.pool import TargetPool
+from portway.upstream.target import Target
+
+
+class Upstream:
+    def __init__(self, name: str, config: UpstreamConfig, sweeper: Sweeper) -> None:
+        self.name = name
+        self.config = config
+        self.read_timeout = config.timeouts.read
+        self.preserve_host = config.preserve_host
+        self.pools = [
+            TargetPool(Target.parse(t), config.pool, config.timeouts.connect, sweeper) for t in config.targets
+        ]
+        self.balancer: Balancer | None = BALANCERS[config.balance](self.pools) if self.pools else None
+        hashing = config.balance == "hash"
+        self._hash_ip = hashing and config.hash_on == "ip"
+        self._hash_header = config.hash_on[7:].lower().encode() if hashing and not self._hash_ip else None
+
+    def __repr__(self) -> str:
+        return f"<Upstream {self.name} {self.config.balance} targets={len(self.pools)}>"
+
+    def pick(self, head: RequestHead) -> TargetPool:
+        balancer = self.balancer
+        if balancer is None:
+            raise NoHealthyTarget(f"upstream {self.name} has no targets")
+        if self._hash_ip:
+            return balancer.pick(head.client_ip.encode())
+        if self._hash_header is not None:
+            return balancer.pick(head.header(self._hash_header))
+        return balancer.pick(None)
+
+    def retire(self) -> None:
+        for pool in self.pools:
+            pool.retire()
