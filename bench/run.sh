@@ -88,8 +88,14 @@ trap 'exit 143' TERM
 
 # ---------------------------------------------------------------------------------------------
 # 2. The upstream: nginx serving a fixed 29-byte JSON body, sharing core 1 with wrk.
+# Three ports on one server: UP_PORT for every keep-alive row, one each for the two Express rows
+# (see the template: their TIME_WAIT sockets must not slow the next row's connects).
 UP_PORT=$(free_port)
-fill bench/nginx/upstream.conf.tmpl "$TMP/upstream.conf" TMP="$TMP" UP_PORT="$UP_PORT"
+UP_PORT_BARE=$(free_port)
+UP_PORT_CHAIN=$(free_port)
+LISTEN=""
+for p in "$UP_PORT" "$UP_PORT_BARE" "$UP_PORT_CHAIN"; do LISTEN+="listen 127.0.0.1:$p backlog=4096; "; done
+fill bench/nginx/upstream.conf.tmpl "$TMP/upstream.conf" TMP="$TMP" LISTEN="$LISTEN"
 start_bg upstream "$LOAD_CPU" nginx -e "$TMP/upstream-error.log" -c "$TMP/upstream.conf"
 UP_PID=$BG_PID
 wait_http "http://127.0.0.1:$UP_PORT/" || { log "upstream nginx did not start: $(tail -c 400 "$TMP/upstream.log")"; exit 1; }
@@ -157,10 +163,10 @@ run_row "aiohttp gateway" "$PORT" /api/x NOHDRS -- "$PY" bench/aiohttp_gateway.p
 # c. the seeds' Express gateway, bare and with its chain (morgan + console.log to a file).
 PORT=$(free_port)
 run_row "Express bare proxy" "$PORT" /api/x NOHDRS -- \
-    env NODE_ENV=production PORT="$PORT" UPSTREAM="http://127.0.0.1:$UP_PORT" node bench/express/bare.js
+    env NODE_ENV=production PORT="$PORT" UPSTREAM="http://127.0.0.1:$UP_PORT_BARE" node bench/express/bare.js
 PORT=$(free_port)
 run_row "Express full chain (seed 003)" "$PORT" /api/x AUTH -- \
-    env NODE_ENV=production PORT="$PORT" UPSTREAM="http://127.0.0.1:$UP_PORT" JWT_SECRET="$JWT_SECRET" \
+    env NODE_ENV=production PORT="$PORT" UPSTREAM="http://127.0.0.1:$UP_PORT_CHAIN" JWT_SECRET="$JWT_SECRET" \
     node bench/express/gateway.js
 
 # portway with the same chain (request id, access log, rate limit, JWT): needs auth in portway.

@@ -84,7 +84,7 @@ scenario_stream() {
         -w '%{http_code} %{size_upload} %{time_total}' "http://127.0.0.1:$port/api/upload")
     peak=$(rss_kb "$pid" VmHWM)
     set -- $res
-    echo "- upload (PUT, Content-Length): HTTP ${1:-?}, $(awk -v b="${2:-0}" -v t="${3:-0}" 'BEGIN {printf "%.2f GB in %.1f s (%.0f MB/s)", b / 1e9, t, t > 0 ? b / t / 1e6 : 0}'), sink answered \`$(head -c 80 "$TMP/upload-answer.json" 2>/dev/null)\`; peak RSS $(mb "$peak"), growth $(mb $((peak - idle))) (target < 50 MB)" >>"$EXTRAS"
+    echo "- upload (PUT, Content-Length): HTTP ${1:-?}, $(awk -v b="${2:-0}" -v t="${3:-0}" 'BEGIN {printf "%.2f GB in %.1f s (%.0f MB/s)", b / 1e9, t, (t > 0 ? b / t / 1e6 : 0)}'), sink answered \`$(head -c 80 "$TMP/upload-answer.json" 2>/dev/null)\`; peak RSS $(mb "$peak"), growth $(mb $((peak - idle))) (target < 50 MB)" >>"$EXTRAS"
     rm -f "$TMP/upload.bin"
 
     for pid_i in $(tree_pids "$pid"); do echo 5 >"/proc/$pid_i/clear_refs" 2>/dev/null; done
@@ -92,7 +92,7 @@ scenario_stream() {
         -w '%{http_code} %{size_download} %{time_total}' "http://127.0.0.1:$port/api/download/$bytes")
     peak=$(rss_kb "$pid" VmHWM)
     set -- $res
-    echo "- download (GET, Content-Length): HTTP ${1:-?}, $(awk -v b="${2:-0}" -v t="${3:-0}" 'BEGIN {printf "%.2f GB in %.1f s (%.0f MB/s)", b / 1e9, t, t > 0 ? b / t / 1e6 : 0}'); peak RSS $(mb "$peak"), growth $(mb $((peak - idle))) (target < 50 MB)" >>"$EXTRAS"
+    echo "- download (GET, Content-Length): HTTP ${1:-?}, $(awk -v b="${2:-0}" -v t="${3:-0}" 'BEGIN {printf "%.2f GB in %.1f s (%.0f MB/s)", b / 1e9, t, (t > 0 ? b / t / 1e6 : 0)}'); peak RSS $(mb "$peak"), growth $(mb $((peak - idle))) (target < 50 MB)" >>"$EXTRAS"
     stop_bg "$pid"
     stop_bg "$sink_pid"
 }
