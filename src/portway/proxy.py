@@ -404,6 +404,6 @@ class Exchange:
                     status,
                     self.bytes_in,
                     self.conn.bytes_out - self.out_start,
-                    (self.conn.loop.time() - head.start) * 1000.0,
+                    (time.perf_counter() - head.start) * 1000.0,
                 )
             )

@@ -17,6 +17,7 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import cast
@@ -190,7 +191,7 @@ class HttpConnection(asyncio.Protocol):
             parser.should_upgrade(),
             self.client_ip,
             self.client_port,
-            self.loop.time(),
+            time.perf_counter(),  # uvloop's loop.time() has millisecond resolution
         )
         for name, value in head.headers:
             if name == b"x-request-id":
