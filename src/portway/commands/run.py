@@ -38,10 +38,14 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if args.listen:
         config = config.model_copy(update={"listen": args.listen})
-    if args.workers <= 1:
-        _serve(config, Path(args.file), reuse_port=False)
-        return 0
-    return _supervise(config, Path(args.file), args.workers)
+    try:
+        if args.workers <= 1:
+            _serve(config, Path(args.file), reuse_port=False)
+            return 0
+        return _supervise(config, Path(args.file), args.workers)
+    except OSError as exc:
+        print(f"portway: cannot listen on {config.listen}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
 
 
 def _serve(config: GatewayConfig, path: Path, reuse_port: bool) -> None:
