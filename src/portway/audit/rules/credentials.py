@@ -89,7 +89,10 @@ _NOT_A_SECRET = re.compile(
     re.IGNORECASE,
 )
 _URL_PASSWORD = re.compile(r"[a-z][a-z0-9+.-]*://[^:/@\s]*:(?P<password>[^@/\s]+)@", re.IGNORECASE)
-_REFERENCE = re.compile(r"\$\{(?P<name>[^}:?-]*)(?::?-(?P<default>[^}]*))?[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*")
+# `$$` (an escaped dollar), `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?error}`, `$VAR`
+_REFERENCE = re.compile(
+    r"(?P<dollar>\$\$)|\$\{(?P<name>[^}:?-]*)(?::?-(?P<default>[^}]*))?[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*"
+)
 _TRUE = {"true", "yes", "1", "on"}
 # (variable, values that turn authentication off)
 _AUTH_OFF = {
@@ -106,7 +109,7 @@ _PASSWORD_FLAGS = {"--requirepass", "--masterauth", "--password"}
 
 def written_value(value: str) -> str:
     """What the value is when no variable it references is set: `${A:-x}y$B` -> `xy`."""
-    return _REFERENCE.sub(lambda m: m.group("default") or "", value.replace("$$", "$"))
+    return _REFERENCE.sub(lambda m: "$" if m["dollar"] else m["default"] or "", value)
 
 
 def check(stack: Stack) -> Iterator[Finding]:
