@@ -12,8 +12,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev,shop]'
 	touch $(STAMP)
 
+# For now: the gateway on examples/minimal.yaml in front of a demo service on a unix socket.
+RUN_DIR = $(CURDIR)/.portway/run
 up: $(STAMP)
-	$(PY) -m portway.demo examples/minimal.yaml
+	@mkdir -p -m 700 $(RUN_DIR)
+	@$(PY) examples/demo_upstream.py $(RUN_DIR)/demo.sock & demo=$$!; \
+	trap 'kill $$demo 2>/dev/null' EXIT INT TERM; \
+	echo "portway: try  curl -s http://127.0.0.1:8080/api/demo/hello  (Ctrl-C stops)"; \
+	PORTWAY_RUN_DIR=$(RUN_DIR) $(VENV)/bin/portway run examples/minimal.yaml
 
 # pytest exits 5 when it collected nothing; that is not a failure of the code under test.
 test: $(STAMP)
