@@ -1,0 +1,52 @@
+"""The broker behind one small protocol; ``EVENTS_URL`` picks the implementation.
+
+- ``sqlite:///path/events.db`` — the embedded durable log (:mod:`.sqlite_log`), the local default.
+- ``nats://host:4222[?namespace=shop]`` — NATS JetStream (:mod:`.nats_jetstream`), for production.
+
+Both give at-least-once delivery to each consumer group, competing consumers within a group, and drop
+a re-sent event with an id they already hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from shop.common.events.envelope import Envelope
+
+Handler = Callable[[Envelope], Awaitable[None]]
+"""Handles one delivery; returning acknowledges it, raising asks for redelivery later."""
+
+
+class EventBackend(Protocol):
+    async def connect(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> None:
+        """Raise when the broker cannot be reached."""
+
+    async def send(self, envelopes: Sequence[Envelope]) -> None:
+        """Store the envelopes durably, in order; an id already stored is dropped."""
+
+    async def consume(self, topic: str, group: str, handler: Handler) -> None:
+        """Deliver ``topic`` to ``handler`` as member of ``group``, until cancelled."""
+
+
+def backend_from_url(url: str) -> EventBackend:
+    scheme = urlsplit(url).scheme
+    if scheme == "sqlite":
+        from shop.common.events.sqlite_log import SqliteLog
+
+        return SqliteLog.from_url(url)
+    if scheme in {"nats", "tls"}:
+        from shop.common.events.nats_jetstream import NatsJetStream
+
+        return NatsJetStream.from_url(url)
+    raise ValueError(f"EVENTS_URL: unsupported scheme {scheme!r} (use sqlite:/// or nats://)")
+
+
+def retry_delay(attempt: int) -> float:
+    """Seconds before redelivering an event whose handler failed ``attempt`` times (capped backoff)."""
+    return float(min(0.1 * 2 ** (attempt - 1), 5.0))
