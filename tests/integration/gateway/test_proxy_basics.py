@@ -17,9 +17,12 @@ def _config(upstream_address: str, **route: object) -> dict[str, object]:
 
 
 async def test_prefix_rewrite_keeps_query_and_body() -> None:
-    async with upstream_server() as up, run_gateway(_config(up.address)) as gw:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gw.port}") as client:
-            response = await client.post("/api/users/1?x=1&y=%20", content=b"hello")
+    async with (
+        upstream_server() as up,
+        run_gateway(_config(up.address)) as gw,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{gw.port}") as client,
+    ):
+        response = await client.post("/api/users/1?x=1&y=%20", content=b"hello")
     assert response.status_code == 200
     seen = response.json()
     assert seen["method"] == "POST"
@@ -29,9 +32,12 @@ async def test_prefix_rewrite_keeps_query_and_body() -> None:
 
 
 async def test_unknown_route_is_problem_json_404() -> None:
-    async with upstream_server() as up, run_gateway(_config(up.address)) as gw:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gw.port}") as client:
-            response = await client.get("/elsewhere")
+    async with (
+        upstream_server() as up,
+        run_gateway(_config(up.address)) as gw,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{gw.port}") as client,
+    ):
+        response = await client.get("/elsewhere")
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
     body = response.json()
@@ -41,22 +47,28 @@ async def test_unknown_route_is_problem_json_404() -> None:
 
 
 async def test_keep_alive_reuses_one_upstream_connection() -> None:
-    async with upstream_server() as up, run_gateway(_config(up.address)) as gw:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gw.port}") as client:
-            for _ in range(50):
-                assert (await client.get("/api/users/")).status_code == 200
+    async with (
+        upstream_server() as up,
+        run_gateway(_config(up.address)) as gw,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{gw.port}") as client,
+    ):
+        for _ in range(50):
+            assert (await client.get("/api/users/")).status_code == 200
     assert len(up.requests) == 50
     assert up.connections == 1
 
 
 async def test_hop_by_hop_and_connection_named_headers_are_removed() -> None:
-    async with upstream_server() as up, run_gateway(_config(up.address)) as gw:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gw.port}") as client:
-            response = await client.get(
-                "/api/users/",
-                headers={"Connection": "keep-alive, X-Secret", "X-Secret": "s", "TE": "trailers",
-                         "Keep-Alive": "timeout=5", "Proxy-Authorization": "Basic x", "X-Kept": "yes"},
-            )  # fmt: skip
+    async with (
+        upstream_server() as up,
+        run_gateway(_config(up.address)) as gw,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{gw.port}") as client,
+    ):
+        response = await client.get(
+            "/api/users/",
+            headers={"Connection": "keep-alive, X-Secret", "X-Secret": "s", "TE": "trailers",
+                     "Keep-Alive": "timeout=5", "Proxy-Authorization": "Basic x", "X-Kept": "yes"},
+        )  # fmt: skip
     names = {k.lower() for k, _ in json.loads(response.content)["headers"]}
     assert "x-secret" not in names
     assert {"te", "keep-alive", "proxy-authorization"}.isdisjoint(names)
