@@ -42,6 +42,7 @@ def test_host_access_is_reported(audit_yaml: AuditYaml, settings: str, expected:
         "privileged: false",
         "network_mode: none",
         "cap_add: [NET_BIND_SERVICE]",
+        "cap_add: [CAP_CHOWN, SETUID]",
         "pid: 'service:other'",
     ],
 )

@@ -31,10 +31,11 @@ HOST_NETWORK = Rule(
 )
 CAPABILITIES = Rule(
     "PW033",
-    "Linux capabilities added",
+    "Linux capability added beyond Docker's defaults",
     Severity.WARNING,
-    "Remove `cap_add` / `capabilities.add` unless the container cannot work without it "
-    "(NET_BIND_SERVICE, for a port below 1024, is not reported).",
+    "Remove the capability unless the container cannot work without it. Capabilities Docker grants by "
+    "default (CHOWN, SETUID, NET_BIND_SERVICE, …) are not reported: adding them back after "
+    "`cap_drop: [ALL]` is the hardening pattern, not a grant.",
 )
 HOST_NAMESPACE = Rule(
     "PW034",
@@ -54,7 +55,11 @@ _SOCKET = re.compile(r"(docker|podman|containerd|crio|cri-dockerd)\.sock$|docker
 _SYSTEM_PATHS = re.compile(
     r"^(/|/etc|/proc|/sys|/dev|/boot|/root|/var/lib/docker|/var/run|/run|/home|/usr|/lib)/?$"
 )
-_HARMLESS_CAPS = {"NET_BIND_SERVICE", "CAP_NET_BIND_SERVICE"}
+# Docker's default capability set: a container has these unless they are dropped.
+_DEFAULT_CAPS = {
+    "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE",
+    "NET_RAW", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
+}  # fmt: skip
 
 
 def check(stack: Stack) -> Iterator[Finding]:
@@ -80,5 +85,5 @@ def check(stack: Stack) -> Iterator[Finding]:
                 rule, namespace.location, w.name, f"`{w.name}` shares the host's {namespace.value} namespace"
             )
         for cap in w.capabilities:
-            if cap.value.upper() not in _HARMLESS_CAPS:
+            if cap.value.upper().removeprefix("CAP_") not in _DEFAULT_CAPS:
                 yield Finding(CAPABILITIES, cap.location, w.name, f"`{w.name}` adds capability {cap.value}")
