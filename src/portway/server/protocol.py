@@ -137,7 +137,13 @@ class HttpConnection(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
-            self._upgrade_rest = data[upgrade.args[0] :]
+            rest = data[upgrade.args[0] :]
+            if self.active is None:
+                # Answered already (no route, a denial): no tunnel can open, so keep speaking HTTP.
+                if rest and not self.closing:
+                    self.data_received(rest)
+                return
+            self._upgrade_rest = rest
             self._pause_reading(_PAUSE_UPGRADE)
             return
         except httptools.HttpParserError as exc:
@@ -267,6 +273,13 @@ class HttpConnection(asyncio.Protocol):
                 self._resume_reading(_PAUSE_PIPELINE)
         elif not self._in_head and self.parsing is None:
             self._arm(_IDLE, self.limits.keepalive_timeout)
+        if self._read_paused & _PAUSE_UPGRADE and self.active is None:
+            # An upgrade the upstream declined (any answer but 101): the connection goes on as HTTP,
+            # starting with whatever the client sent after the upgrade request's head.
+            rest, self._upgrade_rest = self._upgrade_rest, b""
+            self._resume_reading(_PAUSE_UPGRADE)
+            if rest:
+                self.data_received(rest)
 
     def respond(self, data: bytes, keep_alive: bool) -> None:
         """Send a whole response the gateway made and finish the request."""
