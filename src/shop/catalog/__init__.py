@@ -1,0 +1,1 @@
+"""The catalog service: products, prices and stock; reserves and releases stock for the order saga."""

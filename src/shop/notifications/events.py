@@ -1,0 +1,1 @@
+"""Events the notifications service publishes: none. It only listens (see consumers.py)."""

@@ -1,0 +1,1 @@
+"""The orders service: places orders as a choreographed saga with the catalog; idempotent POST."""
