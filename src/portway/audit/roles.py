@@ -8,7 +8,8 @@ The gateway is, in order of precedence:
 4. the only non-data-store workload reachable from outside, when there is exactly one.
 When several workloads are reachable from outside and none is picked, the stack has no gateway and
 `gateway_unknown` is set so the report can say how to name it.
-A `portway.role` label of `datastore` or `service` overrides the image-based guess.
+A `portway.role` label of `datastore` (or `database`, `cache`, `broker`, `search`) or `service`
+overrides the image-based guess.
 """
 
 from __future__ import annotations
@@ -32,11 +33,12 @@ def assign_roles(stack: Stack, gateway_names: Collection[str] = ()) -> None:
 
 def _datastore(workload: Workload) -> str:
     label = workload.labels.get(ROLE_LABEL, "")
-    if label in ("datastore", "database", "cache", "broker"):
-        return "database" if label == "datastore" else label
-    if label:
-        return ""
-    return catalog.datastore_kind(workload.image, workload.name)
+    guessed = catalog.datastore_kind(workload.image, workload.name)
+    if label == "datastore":
+        return guessed or "database"
+    if label in ("database", "cache", "broker", "search"):
+        return label
+    return "" if label else guessed
 
 
 def _gateways(stack: Stack, gateway_names: Collection[str]) -> list[Workload]:

@@ -89,9 +89,11 @@ _NOT_A_SECRET = re.compile(
     re.IGNORECASE,
 )
 _URL_PASSWORD = re.compile(r"[a-z][a-z0-9+.-]*://[^:/@\s]*:(?P<password>[^@/\s]+)@", re.IGNORECASE)
-# `$$` (an escaped dollar), `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?error}`, `$VAR`
+# `$$` (an escaped dollar), `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?error}`, `$VAR`,
+# and Kubernetes' `$(VAR)`, which refers to another variable of the container.
 _REFERENCE = re.compile(
-    r"(?P<dollar>\$\$)|\$\{(?P<name>[^}:?-]*)(?::?-(?P<default>[^}]*))?[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*"
+    r"(?P<dollar>\$\$)|\$\{(?P<name>[^}:?-]*)(?::?-(?P<default>[^}]*))?[^}]*\}"
+    r"|\$[A-Za-z_][A-Za-z0-9_]*|\$\([A-Za-z_][A-Za-z0-9_]*\)"
 )
 _TRUE = {"true", "yes", "1", "on"}
 # (variable, values that turn authentication off)
