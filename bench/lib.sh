@@ -104,28 +104,61 @@ check_body() {
     fi
 }
 
+# others_busy: % of the machine's CPU (both cores) busy over half a second while our servers sit
+# idle. Others share this machine (a test suite running while we measure halves a row's req/s), so
+# every row records this just before its warm-up and just after its run; the report flags rows
+# where it was high instead of presenting a disturbed figure as a clean one.
+others_busy() {
+    local a b
+    a=($(head -1 /proc/stat))
+    sleep 0.5
+    b=($(head -1 /proc/stat))
+    # fields: cpu user nice system idle iowait irq softirq steal ...
+    local total=0 i
+    for i in 1 2 3 4 5 6 7 8; do total=$((total + b[i] - a[i])); done
+    local idle=$((b[4] - a[4] + b[5] - a[5]))
+    [ "$total" -gt 0 ] && echo $(((total - idle) * 100 / total)) || echo 0
+}
+
+# wait_quiet: before a row, wait (at most BENCH_QUIET_WAIT seconds, default 15) for the machine
+# to be under 10% busy with others' work. It never blocks the run for long: a row measured on a
+# busy machine is flagged in the report rather than skipped.
+wait_quiet() {
+    local deadline=$((SECONDS + ${BENCH_QUIET_WAIT:-15})) busy
+    while busy=$(others_busy) && [ "$busy" -gt 10 ] && [ "$SECONDS" -lt "$deadline" ]; do
+        [ -n "${_quiet_logged:-}" ] || log "machine ${busy}% busy with other work: waiting up to ${BENCH_QUIET_WAIT:-15}s"
+        _quiet_logged=1
+    done
+    _quiet_logged=
+    echo "$busy"
+}
+
 # measure ROW SUT_PID URL [WRK ARGS...]: warm up, then the measured wrk run pinned to the load core,
 # with the SUT's CPU ticks read just before and just after. Appends one TSV line to $MEASURE_OUT
 # (default $RESULTS):
-#   row  wrk-output-file  cpu-ticks  note
+#   row  wrk-output-file  cpu-ticks  note  others-busy-%
 measure() {
     local row=$1 pid=$2 url=$3
     shift 3
     local out
     out=$(mktemp "$TMP/wrk-${row//[^A-Za-z0-9]/_}.XXXX")
+    local busy_before busy_after t0 t1
+    busy_before=$(wait_quiet)
     taskset -c "$LOAD_CPU" wrk -t1 -c64 -d"${BENCH_WARMUP}s" "$@" "$url" >/dev/null 2>&1
-    local t0 t1
     t0=$(cpu_ticks "$pid")
     taskset -c "$LOAD_CPU" wrk -t1 -c64 -d"${BENCH_SECONDS}s" --latency "$@" "$url" >"$out" 2>&1
     t1=$(cpu_ticks "$pid")
-    printf '%s\t%s\t%s\t%s\n' "$row" "$out" "$((t1 - t0))" "" >>"${MEASURE_OUT:-$RESULTS}"
-    log "$row: $(awk '/Requests\/sec/ {print $2 " req/s"}' "$out"), $((t1 - t0)) CPU ticks"
+    busy_after=$(others_busy)
+    local busy=$((busy_before > busy_after ? busy_before : busy_after))
+    printf '%s\t%s\t%s\t%s\t%s\n' "$row" "$out" "$((t1 - t0))" "" "$busy" >>"${MEASURE_OUT:-$RESULTS}"
+    log "$row: $(awk '/Requests\/sec/ {print $2 " req/s"}' "$out"), $((t1 - t0)) CPU ticks, others busy ${busy}%"
 }
 
 # unavailable ROW WHY: a row that could not be measured; the table says so and the run goes on.
 unavailable() {
     local why=${2//$'\t'/ }
     why=${why//$'\n'/ }
+    why=${why//$TMP\//}     # the temp dir's path says nothing and hides the error behind it
     printf '%s\t\t\tnot available: %s\n' "$1" "${why:0:160}" >>"$RESULTS"
     log "$1: not available: ${why:0:160}"
 }

@@ -1,11 +1,13 @@
 """Turn bench/run.sh's raw results into the markdown report.
 
-run.sh appends one TSV line per row to results.tsv: ``row, wrk output file, SUT CPU ticks, note``
-(a note means the row could not be measured). We parse wrk's text here rather than in awk because
-its units move (``812.00us``, ``1.20ms``, ``1.01s``) and the ratios need the nginx row.
+run.sh appends one TSV line per row to results.tsv: row, wrk output file, SUT CPU ticks, note,
+others-busy %. A note means the row could not be measured; others-busy is how busy the machine was
+with work other than ours just before and after the row (other work skews a row; we flag it).
+We parse wrk's text here rather than in awk because its units move (``812.00us``, ``1.20ms``,
+``1.01s``) and the ratios need the nginx row.
 
     report.py table RESULTS_TSV FACTS_TSV EXTRAS_MD   -> markdown on stdout
-    report.py rows RESULTS_TSV                        -> row, req/s, CPU µs/req, non-2xx, errors (TSV)
+    report.py rows RESULTS_TSV                        -> row, req/s, CPU µs/req, non-2xx, errors, busy %
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 REFERENCE = "nginx reverse proxy"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+BUSY_FLAG = 10  # % of the machine busy with other work around a row: above this, the row is flagged
 
 
 @dataclass
@@ -31,6 +34,7 @@ class Row:
     non2xx: int = 0
     socket_errors: int = 0
     cpu_us_per_req: float | None = None
+    others_busy: int = 0
 
 
 def _latency_ms(text: str, pct: str) -> float | None:
@@ -57,8 +61,8 @@ def load_rows(path: str) -> list[Row]:
     rows: list[Row] = []
     with open(path) as f:
         for line in f:
-            name, out, ticks, note = [*line.rstrip("\n").split("\t"), "", "", ""][:4]
-            row = Row(name, note)
+            name, out, ticks, note, busy = [*line.rstrip("\n").split("\t"), "", "", "", ""][:5]
+            row = Row(name, note, others_busy=int(busy or 0))
             if not note:
                 with open(out) as w:
                     parsed = parse_wrk(w.read())
@@ -90,14 +94,24 @@ def table(rows: list[Row]) -> str:
         "| row | req/s | vs nginx | p50 ms | p99 ms | non-2xx | socket errors | CPU µs/req | CPU vs nginx |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    flagged = False
     for r in rows:
         if r.note:
             lines.append(f"| {r.name} | {r.note} | | | | | | | |")
             continue
+        name = r.name
+        if r.others_busy > BUSY_FLAG:
+            name += f" (!{r.others_busy}%)"
+            flagged = True
         lines.append(
-            f"| {r.name} | {_num(r.rps, ',.0f')} | {_ratio(r.rps, ref and ref.rps)} "
+            f"| {name} | {_num(r.rps, ',.0f')} | {_ratio(r.rps, ref and ref.rps)} "
             f"| {_num(r.p50_ms, '.2f')} | {_num(r.p99_ms, '.2f')} | {r.non2xx} | {r.socket_errors} "
             f"| {_num(r.cpu_us_per_req, '.1f')} | {_ratio(r.cpu_us_per_req, ref and ref.cpu_us_per_req)} |"
+        )
+    if flagged:
+        lines.append(
+            f"\n(!N%): the machine was N% busy with other work just before or after this row "
+            f"(more than {BUSY_FLAG}%), so its figures are lower than a quiet machine gives."
         )
     return "\n".join(lines)
 
@@ -116,7 +130,7 @@ def main(argv: list[str]) -> int:
         for r in load_rows(argv[1]):
             if not r.note:
                 cpu = f"{r.cpu_us_per_req or 0:.2f}"
-                print(r.name, f"{r.rps or 0:.0f}", cpu, r.non2xx, r.socket_errors, sep="\t")
+                print(r.name, f"{r.rps or 0:.0f}", cpu, r.non2xx, r.socket_errors, r.others_busy, sep="\t")
         return 0
     if len(argv) == 4 and argv[0] == "table":
         results, facts_path, extras = argv[1:]

@@ -46,13 +46,14 @@ scenario_routes() {
     done
     for n in 10 10000; do stop_bg "${pids[$n]}"; done
     "$PY" bench/report.py rows "$out" | awk -F'\t' '
-        { rps[$1] += $2; cpu[$1] += $3; cnt[$1]++; if ($4 + $5 > 0) bad[$1] += $4 + $5 }
+        { rps[$1] += $2; cpu[$1] += $3; cnt[$1]++; if ($4 + $5 > 0) bad[$1] += $4 + $5; if ($6 > busy) busy = $6 }
         END {
             a = rps["routes-10"] / cnt["routes-10"];     b = rps["routes-10000"] / cnt["routes-10000"]
             ca = cpu["routes-10"] / cnt["routes-10"];    cb = cpu["routes-10000"] / cnt["routes-10000"]
             printf "- 10 routes: %.0f req/s, %.1f µs CPU/req\n", a, ca
             printf "- 10,000 routes: %.0f req/s, %.1f µs CPU/req\n", b, cb
             printf "- difference: %+.1f%% req/s, %+.1f%% CPU/req (target: < 5%% throughput lost)\n", (b - a) / a * 100, (cb - ca) / ca * 100
+            if (busy > 10) printf "- (!) the machine was %d%% busy with other work around these runs: the figures are disturbed\n", busy
             if (bad["routes-10"] + bad["routes-10000"] > 0) printf "- non-2xx or socket errors: %d / %d\n", bad["routes-10"], bad["routes-10000"]
         }' >>"$EXTRAS"
 }
@@ -70,7 +71,7 @@ scenario_stream() {
     local sink_pid=$BG_PID
     wait_http "http://127.0.0.1:$sink_port/" || { echo "- sink did not start" >>"$EXTRAS"; stop_bg "$sink_pid"; return 0; }
     port=$(free_port)
-    portway_config bench/portway.yaml "$TMP/portway-stream.yaml" "$sink_port" "$port"
+    portway_config bench/portway-stream.yaml "$TMP/portway-stream.yaml" "$sink_port" "$port"
     start_portway portway-stream "$TMP/portway-stream.yaml" "$port" /api/x || { stop_bg "$sink_pid"; return 0; }
     pid=$BG_PID
     sleep 0.5
