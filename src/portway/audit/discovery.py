@@ -1,7 +1,8 @@
 """Turning the paths given on the command line into the files to audit.
 
 - A file is audited as given and must be a Compose file or Kubernetes manifest.
-- A directory is searched for `*.yaml`/`*.yml` (hidden directories and node_modules skipped);
+- A directory is searched for `*.yaml`/`*.yml` (hidden directories and node_modules skipped, Go
+  templates such as Helm charts passed over);
   files found this way that are neither (a gateway config, a CI workflow) are passed over.
 - A directory holding a `kustomization.yaml` is read the way kustomize reads it: only its
   `resources` and `components` (followed into sub-kustomizations), with its `namespace` applied.

@@ -25,6 +25,8 @@ def audit(paths: Sequence[Path], gateways: Collection[str] = ()) -> Report:
     objects: list[kubernetes.K8sObject] = []
     sources: list[SourceFile] = []
     for target in discover(paths):
+        if not target.explicit and _is_template(target.path):
+            continue  # a Helm or other Go template is not YAML until rendered
         source = read_yaml(target.path)
         if _collect(source, target, stacks, objects):
             sources.append(source)
@@ -70,3 +72,10 @@ def _collect(
                 "(no top-level `services:`, no `apiVersion`/`kind`)"
             )
     return used
+
+
+def _is_template(path: Path) -> bool:
+    try:
+        return "{{" in path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False

@@ -58,6 +58,8 @@ def test_directory_skips_files_that_are_not_deploy_files(tmp_path: Path) -> None
     (tmp_path / "empty.yml").write_text("")
     (tmp_path / ".github").mkdir()
     (tmp_path / ".github" / "broken.yaml").write_text("{{{")
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "deployment.yaml").write_text("spec:\n  replicas: {{ .Values.replicas }}\n")
     (tmp_path / "compose.yaml").write_text((FIXTURES / "seed001_before.yaml").read_text())
     report = audit([tmp_path])
     assert [Path(f).name for f in report.files] == ["compose.yaml"]

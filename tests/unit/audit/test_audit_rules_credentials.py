@@ -77,3 +77,4 @@ def test_written_value_takes_defaults_and_drops_references() -> None:
     assert written_value("${A-x}") == "x"
     assert written_value("${A:?required}") == ""
     assert written_value("$$literal") == "$literal"
+    assert written_value("$(DB_PASSWORD)") == ""  # Kubernetes: another variable of the container
