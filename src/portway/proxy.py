@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("portway.proxy")
 
 _NO_BODY_STATUS = frozenset({204, 304})
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 # What the client is told; the specifics (which target, which errno) go to the gateway's log only.
 _PUBLIC_DETAIL = {
     502: "the upstream service failed to answer",
@@ -353,10 +354,12 @@ class Exchange:
             isinstance(error, UpstreamConnectError)
             and not self.response_started
             and not self.head.has_body
+            and self.head.method in _IDEMPOTENT
             and self.pool is not None
         ):
-            # A kept-alive connection the peer closed just as we reused it: nothing was processed,
-            # so a fresh connection may take the request (once: the pool hands out a new one).
+            # A kept-alive connection the peer closed just as we reused it, without a byte of answer:
+            # an idempotent request may be replayed on a fresh connection (RFC 9110 §9.2.2); any
+            # other may have been acted on, so the client hears 502 instead.
             self.pool = self.route.upstream.pick(self.head)
             spawn(self._acquire(self.pool), name=f"reconnect {self.pool.target}")
             return

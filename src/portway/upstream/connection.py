@@ -54,6 +54,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._headers: list[tuple[bytes, bytes]] = []
         self._interim = False
         self._ended = False
+        self._answering = False  # a byte of the current response has arrived
 
     def __repr__(self) -> str:
         states = {_IDLE: "idle", _BUSY: "busy", _TUNNEL: "tunnel", _CLOSED: "closed"}
@@ -74,6 +75,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.head_only = head_only
         self.request_sent = False
         self._ended = False
+        self._answering = False
         self._read_timeout = read_timeout
         self.deadline = self.loop.time() + read_timeout
 
@@ -124,8 +126,9 @@ class UpstreamConnection(asyncio.Protocol):
             self.pool.forget(self, was_busy=was != _IDLE)
         if sink is not None and was in (_BUSY, _TUNNEL):
             if was == _BUSY and not self._ended:
-                if self._status == 0 and self.served > 0 and not self.request_sent:
-                    # A reused connection the peer had closed (keep-alive race): nothing was answered
+                if self.served > 0 and not self._answering:
+                    # A reused connection the peer closed without a byte of answer (its keep-alive
+                    # timer fired as our request went out): the exchange may retry it elsewhere.
                     sink.on_upstream_error(UpstreamConnectError("upstream closed the kept-alive connection"))
                 else:
                     sink.on_upstream_error(
@@ -151,6 +154,7 @@ class UpstreamConnection(asyncio.Protocol):
             self.close()  # bytes nobody asked for: this connection can no longer be trusted
             return
         self.deadline = self.loop.time() + self._read_timeout
+        self._answering = True
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
