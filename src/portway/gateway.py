@@ -67,12 +67,12 @@ class Gateway:
             conn.refuse(400, str(exc), head)
             return ANSWERED
         host = None
-        if head.host:
-            host = (
-                head.host.rpartition(b":")[0] if head.host[-1:].isdigit() and b":" in head.host else head.host
-            )
-            host = host.lower()
-        match = self.router.match(head.method, path, host.decode("latin-1") if host else None)
+        if head.host and self.router.has_hosts:
+            name = head.host.lower()
+            if name[-1:].isdigit() and b":" in name and not name.endswith(b"]"):
+                name = name.rpartition(b":")[0]
+            host = name.decode("latin-1")
+        match = self.router.match(head.method, path, host)
         if match is None:
             conn.refuse(404, "no route matches this request", head)
             return ANSWERED

@@ -78,6 +78,10 @@ class Router(Generic[T]):
                 node = node.children.setdefault(segment, _Node())
         (node.prefix if route.path.endswith("/") else node.exact).append(route)
 
+    @property
+    def has_hosts(self) -> bool:
+        return bool(self._hosts)
+
     def match(self, method: str, path: str, host: str | None = None) -> Match[T] | MethodNotAllowed | None:
         segments = _segments(path)
         allowed: set[str] = set()
@@ -95,21 +99,39 @@ class Router(Generic[T]):
     def _walk(
         self, root: _Node[T], segments: list[str], method: str, path: str, allowed: set[str]
     ) -> Match[T] | None:
-        # Depth-first, literal before parameter; the deepest acceptable route wins.
+        # Fast path: literal segments only, remembering the deepest route that accepts the method.
+        # Parameters force the general search below (depth-first, literal before parameter).
+        best: tuple[RouteSpec[T], int, list[str] | None] | None = None
+        node = root
+        depth = 0
+        count = len(segments)
+        while True:
+            if node.param is not None:
+                return self._search(root, segments, method, path, allowed)
+            route = self._accepting(node, depth == count, method, allowed)
+            if route is not None:
+                best = (route, depth, None)
+            if depth == count:
+                break
+            child = node.children.get(segments[depth])
+            if child is None:
+                break
+            node = child
+            depth += 1
+        return self._result(best, segments, path)
+
+    def _search(
+        self, root: _Node[T], segments: list[str], method: str, path: str, allowed: set[str]
+    ) -> Match[T] | None:
         best: tuple[RouteSpec[T], int, list[str] | None] | None = None
         stack: list[tuple[_Node[T], int, list[str] | None]] = [(root, 0, None)]
         while stack:
             node, depth, captured = stack.pop()
             if best is not None and depth <= best[1]:
                 continue
-            candidates = node.prefix
-            if depth == len(segments) and node.exact:
-                candidates = node.exact + node.prefix
-            for route in candidates:
-                if route.methods is None or method in route.methods:
-                    best = (route, depth, captured)
-                    break
-                allowed.update(route.methods)
+            route = self._accepting(node, depth == len(segments), method, allowed)
+            if route is not None:
+                best = (route, depth, captured)
             if depth < len(segments):
                 segment = segments[depth]
                 if node.param is not None and segment:
@@ -117,6 +139,21 @@ class Router(Generic[T]):
                 child = node.children.get(segment)
                 if child is not None:
                     stack.append((child, depth + 1, captured))
+        return self._result(best, segments, path)
+
+    @staticmethod
+    def _accepting(node: _Node[T], at_end: bool, method: str, allowed: set[str]) -> RouteSpec[T] | None:
+        candidates = node.exact + node.prefix if at_end and node.exact else node.prefix
+        for route in candidates:
+            if route.methods is None or method in route.methods:
+                return route
+            allowed.update(route.methods)
+        return None
+
+    @staticmethod
+    def _result(
+        best: tuple[RouteSpec[T], int, list[str] | None] | None, segments: list[str], path: str
+    ) -> Match[T] | None:
         if best is None:
             return None
         route, depth, captured = best
