@@ -109,7 +109,11 @@ def _service(doc: Document, path: tuple[Key, ...], name: str, spec: dict[str, ob
 
 
 def _exposures(doc: Document, path: tuple[Key, ...], spec: Mapping[str, object]) -> Iterator[Exposure]:
-    for index, entry in enumerate(_list(spec.get("ports"))):
+    entries = spec.get("ports")
+    if entries is not None and not isinstance(entries, list):
+        # Compose refuses it too; reading nothing here would pass a file that publishes who knows what.
+        raise AuditInputError(f"{_loc(doc, *path, 'ports')}: `ports` must be a list")
+    for index, entry in enumerate(_list(entries)):
         if isinstance(entry, dict):
             port = ports.parse_long(entry)
             via = "ports (mode: host)" if entry.get("mode") == "host" else "ports"

@@ -22,6 +22,8 @@ from portway.audit import AuditInputError, audit
         ("- just\n- a list\n", r"bad\.yaml: not a Compose file"),
         ("a: &a [*a]\n", r"bad\.yaml:1: recursive YAML alias"),
         ("services:\n  web: [1, 2]\n", r"bad\.yaml:2: service `web` is not a mapping"),
+        ("services:\n  web:\n    ports: 8080\n", r"bad\.yaml:3: `ports` must be a list"),
+        ("services:\n  web:\n    ports: [null]\n", r"bad\.yaml:3: a port must be a string or a mapping"),
     ],
 )
 def test_unusable_file_is_a_one_line_error(tmp_path: Path, text: str, message: str) -> None:
