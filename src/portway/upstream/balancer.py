@@ -35,22 +35,29 @@ class RoundRobin:
 
 
 class LeastConn:
-    """Fewest requests in flight; ties go round robin so equal targets share the load."""
+    """Fewest requests in flight; ties go round robin so equal targets share the load.
+
+    The scan starts just after the last target picked, so among tied targets each takes its turn
+    (starting from a counter instead would favour the target after a busy one).
+    """
 
     def __init__(self, pools: Sequence[TargetPool]) -> None:
         self.pools = list(pools)
-        self._offset = 0
+        self._next = 0
 
     def pick(self, key: bytes | None) -> TargetPool:
         pools = self.pools
         count = len(pools)
-        self._offset += 1
+        start = self._next
         best: TargetPool | None = None
+        best_index = start % count
         for i in range(count):
-            pool = pools[(self._offset + i) % count]
+            index = (start + i) % count
+            pool = pools[index]
             if pool.available and (best is None or pool.busy < best.busy):
-                best = pool
-        return best if best is not None else pools[self._offset % count]
+                best, best_index = pool, index
+        self._next = best_index + 1
+        return best if best is not None else pools[best_index]
 
 
 class ConsistentHash:
