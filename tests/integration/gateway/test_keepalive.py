@@ -140,4 +140,3 @@ async def test_connection_closed_as_it_is_reused_is_not_retried_for_post() -> No
         assert response.status == 502
         await client.close()
         assert up.connections == 1
-        assert up.connections == 1
