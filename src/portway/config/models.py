@@ -10,17 +10,22 @@ import ipaddress
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from portway.config.models_base import Model
+from portway.config.security import (
+    AuthConfig,
+    CorsConfig,
+    IpRules,
+    MethodList,
+    RateLimitRule,
+    RateLimitStore,
+)
 from portway.config.units import Duration, Size
 
 _METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
 _TARGET = re.compile(r"^(http://[^/\s?#]+(:\d+)?/?|unix:/\S+)$")
 _PARAM_SEGMENT = re.compile(r"^\{[A-Za-z_][A-Za-z0-9_]*\}$")
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def parse_hostport(value: str) -> tuple[str, int]:
@@ -100,6 +105,12 @@ class Route(Model):
     rewrite: str | None = None
     max_body: Size | None = None
     name: str | None = None
+    auth: Literal["required", "optional", "none"] | None = None  # default: required when auth is set up
+    roles: MethodList | None = None  # any of these roles; or {METHOD: [roles]}
+    scopes: MethodList | None = None  # all of these scopes; or {METHOD: [scopes]}
+    rate_limit: RateLimitRule | list[RateLimitRule] | None = None
+    cors: CorsConfig | Literal[False] | None = None  # None: the gateway-wide `cors`, False: off
+    ip: IpRules | None = None
 
     @field_validator("path", "rewrite")
     @classmethod
@@ -145,6 +156,19 @@ class Route(Model):
     def display_name(self) -> str:
         return self.name or self.path
 
+    def auth_mode(self, gateway_has_auth: bool) -> str:
+        return self.auth or ("required" if gateway_has_auth else "none")
+
+    @field_validator("roles", "scopes")
+    @classmethod
+    def _per_method(cls, value: MethodList | None) -> MethodList | None:
+        if isinstance(value, dict):
+            unknown = sorted({m.upper() for m in value} - _METHODS)
+            if unknown:
+                raise ValueError(f"unknown method(s) {', '.join(unknown)}")
+            return {m.upper(): v for m, v in value.items()}
+        return value
+
 
 class GatewayConfig(Model):
     listen: str = "0.0.0.0:8080"
@@ -154,6 +178,10 @@ class GatewayConfig(Model):
     access_log: AccessLog = AccessLog()
     shutdown_grace: Duration = 10.0
     trusted_proxies: list[str] = []
+    auth: AuthConfig = AuthConfig()
+    rate_limit_store: RateLimitStore = RateLimitStore()
+    cors: CorsConfig | None = None
+    ip: IpRules | None = None
     upstreams: dict[str, Upstream] = {}
     routes: list[Route] = []
 
@@ -186,8 +214,15 @@ class GatewayConfig(Model):
     def reference_errors(self) -> list[tuple[tuple[int | str, ...], str]]:
         """Cross-references pydantic cannot see field by field, each with the location to blame."""
         known = ", ".join(sorted(self.upstreams)) or "none defined"
-        return [
+        errors: list[tuple[tuple[int | str, ...], str]] = [
             (("routes", i, "upstream"), f"unknown upstream {route.upstream!r} (known: {known})")
             for i, route in enumerate(self.routes)
             if route.upstream not in self.upstreams
         ]
+        has_auth = self.auth.jwt is not None or self.auth.api_keys is not None
+        for i, route in enumerate(self.routes):
+            if route.auth in ("required", "optional") and not has_auth:
+                errors.append((("routes", i, "auth"), "needs `auth.jwt` or `auth.api_keys` configured"))
+            if (route.roles or route.scopes) and route.auth_mode(has_auth) == "none":
+                errors.append((("routes", i, "roles"), "roles/scopes need authentication on the route"))
+        return errors

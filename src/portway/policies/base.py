@@ -1,0 +1,70 @@
+"""The contract between the proxy and the per-route policies (DESIGN.md §1, STYLE.md §2).
+
+A policy is compiled once from config (its constructor validates everything) and exposes
+``request(ctx)``, called for every request on its route, in the route's order:
+
+- return ``None`` to let the request continue;
+- return a :class:`Denial` to answer it at the gateway (401, 403, 429, a CORS preflight…);
+- return an awaitable (only when real I/O is needed: a JWKS refresh, a Redis call) that resolves
+  to ``None`` or a ``Denial``; the request then finishes on a slow-path coroutine.
+
+Policies read the request through :class:`Context` and never touch sockets. What they add for the
+upstream (identity headers) or for the client (rate-limit, CORS headers) goes into the context's
+header lists; the proxy writes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from portway.server.request import RequestHead
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who the request is from, once a credential was verified."""
+
+    subject: str
+    roles: tuple[str, ...] = ()
+    scopes: frozenset[str] = frozenset()
+    consumer: str | None = None  # API-key consumer name
+    claims: dict[str, object] = field(default_factory=dict)
+    expires: float = 0.0  # epoch seconds; 0 = does not expire (API keys)
+
+
+@dataclass(slots=True)
+class Denial:
+    """An answer the gateway gives instead of forwarding. ``problem=False`` sends an empty body
+    with ``status`` (a CORS preflight's 204); otherwise an RFC 9457 problem+json."""
+
+    status: int
+    detail: str | None = None
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    problem: bool = True
+
+
+class Context(Protocol):
+    """What a policy sees of a request (implemented by the proxy's exchange)."""
+
+    head: RequestHead
+    route_name: str
+    identity: Identity | None
+    upstream_headers: list[tuple[bytes, bytes]]
+    response_headers: list[tuple[bytes, bytes]]
+
+    @property
+    def client_ip(self) -> str:
+        """The client's address: the socket peer, or with ``trusted_proxies`` the right-most
+        untrusted ``X-Forwarded-For`` entry."""
+        ...
+
+
+PolicyResult = Denial | Awaitable[Denial | None] | None
+
+
+class Policy(Protocol):
+    name: str
+
+    def request(self, ctx: Context) -> PolicyResult: ...
