@@ -15,6 +15,7 @@ from rich.console import Console
 from portway.audit.engine import audit
 from portway.audit.errors import AuditInputError
 from portway.audit.findings import Severity
+from portway.audit.report import Report
 from portway.audit.reporters import RENDERERS
 from portway.audit.reporters.table import print_report
 
@@ -54,16 +55,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"portway audit: {exc}", file=sys.stderr)
         return EXIT_INPUT
     if args.format == "table":
-        output = open(args.output, "w", encoding="utf-8") if args.output else None  # noqa: SIM115
-        try:
-            # A pipe or file gets a 120-column plain table rather than rich's 80-column default.
-            console = Console(file=output) if output else Console()
-            if not console.is_terminal:
-                console.width = 120
-            print_report(report, console)
-        finally:
-            if output:
-                output.close()
+        _print_table(report, args.output)
     else:
         text = RENDERERS[args.format](report)
         if args.output:
@@ -71,3 +63,12 @@ def run(args: argparse.Namespace) -> int:
         else:
             sys.stdout.write(text)
     return EXIT_FINDINGS if report.fails(Severity.parse(args.fail_on)) else EXIT_CLEAN
+
+
+def _print_table(report: Report, output: Path | None) -> None:
+    if output is None:
+        # A pipe gets a 120-column plain table rather than rich's 80-column default.
+        print_report(report, Console(width=None if sys.stdout.isatty() else 120))
+        return
+    with output.open("w", encoding="utf-8") as stream:
+        print_report(report, Console(file=stream, width=120, no_color=True))

@@ -88,7 +88,8 @@ def build_stack(objects: list[K8sObject]) -> Stack:
             backend = services.get((obj.namespace, service_name))
             exposure = Exposure(port="http(s)", via=via, location=obj.loc())
             targets = _selected(backend, pods) if backend else []
-            for target in targets or [_stand_in(stack, obj.namespace, service_name, obj.loc())]:
+            labels = _labels(backend.get("metadata", "labels")) if backend else {}
+            for target in targets or [_stand_in(stack, service_name, obj.loc(), labels)]:
                 target.exposures.append(exposure)
         if obj.kind == "Secret" and (obj.get("data") or obj.get("stringData")):
             stack.committed_secrets.append(
@@ -190,7 +191,8 @@ def _expose_service(
         exposures.append(Exposure(str(address), "externalIPs", service.loc("spec", "externalIPs", index)))
     if not exposures:
         return
-    targets = _selected(service, pods) or [_stand_in(stack, service.namespace, service.name, service.loc())]
+    labels = _labels(service.get("metadata", "labels"))
+    targets = _selected(service, pods) or [_stand_in(stack, service.name, service.loc(), labels)]
     for target in targets:
         target.exposures.extend(exposures)
 
@@ -206,12 +208,13 @@ def _selected(service: K8sObject, pods: list[tuple[K8sObject, Workload, dict[str
     ]
 
 
-def _stand_in(stack: Stack, namespace: str, name: str, location: Location) -> Workload:
-    """A Service whose pods are not in the manifests is audited as a workload of its own."""
+def _stand_in(stack: Stack, name: str, location: Location, labels: dict[str, str]) -> Workload:
+    """A Service whose pods are not in the manifests is audited as a workload of its own (its
+    labels, such as `portway.role`, standing in for the pods')."""
     for workload in stack.workloads:
         if workload.kind == "Service" and workload.name == name:
             return workload
-    workload = Workload(name=name, kind="Service", location=location)
+    workload = Workload(name=name, kind="Service", location=location, labels=labels)
     stack.workloads.append(workload)
     return workload
 
