@@ -163,12 +163,14 @@ async def gather_limited(calls: list[Callable[[], Awaitable[Any]]]) -> list[Any]
     return await asyncio.gather(*(call() for call in calls))
 
 
-def route_config(upstream: str | list[str], *routes: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    """A one-upstream config named ``svc``; routes default to a catch-all prefix."""
-    targets = [upstream] if isinstance(upstream, str) else upstream
-    upstream_extra = extra.pop("upstream", {})
+def route_config(
+    targets: str | list[str], *routes: dict[str, Any], options: dict[str, Any] | None = None, **extra: Any
+) -> dict[str, Any]:
+    """A config with one upstream named ``svc`` (``options`` are its settings besides the targets)
+    and the given routes to it (a catch-all prefix by default); ``extra`` goes to the top level."""
+    targets = [targets] if isinstance(targets, str) else targets
     return {
-        "upstreams": {"svc": {"targets": targets} | upstream_extra},
+        "upstreams": {"svc": {"targets": targets} | (options or {})},
         "routes": [{"upstream": "svc"} | r for r in routes] or [{"path": "/", "upstream": "svc"}],
         **extra,
     }
