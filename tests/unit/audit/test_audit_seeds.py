@@ -44,3 +44,20 @@ def test_seed001_after_stack_keeps_two_ports_but_is_not_encrypted() -> None:
     assert {f.subject for f in report.findings if f.rule.id == "PW010"} == {"postgres", "clickhouse", "nats"}
     assert (report.before, report.after) == (2, 2)
     assert not report.fails(Severity.ERROR)
+
+
+def test_seed002_service_published_beside_the_gateway() -> None:
+    report = audit([FIXTURES / "seed002_microservices.yaml"])
+
+    assert Counter(rule_ids(report)) == {"PW002": 1, "PW010": 1, "PW011": 1, "PW021": 1}
+    assert next(f for f in report.findings if f.rule.id == "PW002").subject == "user-service"
+    assert (report.before, report.after) == (2, 1)
+
+
+def test_seed003_only_the_gateway_publishes_but_its_secret_is_inline() -> None:
+    report = audit([FIXTURES / "seed003_gateway_pattern.yaml"])
+
+    # "Only the gateway is exposed externally" holds; the default network is still not internal.
+    assert rule_ids(report) == ["PW011", "PW020"]
+    assert "`JWT_SECRET`" in next(f for f in report.findings if f.rule.id == "PW020").message
+    assert (report.before, report.after) == (1, 1)
