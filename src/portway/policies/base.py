@@ -49,6 +49,7 @@ class Context(Protocol):
     """What a policy sees of a request (implemented by the proxy's exchange)."""
 
     head: RequestHead
+    query: bytes  # the raw query string, without '?'
     route_name: str
     identity: Identity | None
     upstream_headers: list[tuple[bytes, bytes]]

@@ -1,0 +1,44 @@
+"""Route policy: may this identity do this? ``roles`` — any one of them; ``scopes`` — all of them;
+either as a list for the whole route or per method (``{GET: [...], POST: [...]}``; a method not
+listed has no requirement). Anonymous requests on a route with requirements get 401, others 403."""
+
+from __future__ import annotations
+
+from portway.config.security import MethodList
+from portway.policies.base import Context, Denial, PolicyResult
+
+_ANY = "*"
+_CHALLENGE = (b"www-authenticate", b'Bearer realm="portway"')
+
+
+def _by_method(value: MethodList | None) -> dict[str, frozenset[str]]:
+    if value is None:
+        return {}
+    if isinstance(value, list):
+        return {_ANY: frozenset(value)}
+    return {method: frozenset(items) for method, items in value.items()}
+
+
+class Authorize:
+    name = "authorize"
+
+    def __init__(self, roles: MethodList | None, scopes: MethodList | None) -> None:
+        self.roles = _by_method(roles)
+        self.scopes = _by_method(scopes)
+
+    def request(self, ctx: Context) -> PolicyResult:
+        method = ctx.head.method
+        roles = self.roles.get(method, self.roles.get(_ANY))
+        scopes = self.scopes.get(method, self.scopes.get(_ANY))
+        if not roles and not scopes:
+            return None
+        identity = ctx.identity
+        if identity is None:
+            return Denial(
+                401, "authentication is required", [(b"www-authenticate", b'Bearer realm="portway"')]
+            )
+        if roles and roles.isdisjoint(identity.roles):
+            return Denial(403, "your role does not allow this request")
+        if scopes and not scopes <= identity.scopes:
+            return Denial(403, "your token lacks a scope this request needs")
+        return None

@@ -1,0 +1,81 @@
+"""Route policy: tell the upstream who the caller is, from the verified identity only.
+
+Client-sent identity headers are removed by the proxy on every route (public ones included),
+whatever their spelling (case, ``_`` for ``-``, duplicates, named in ``Connection``); this policy
+then adds the gateway's own values, once. Claim values that could not be sent safely in a header
+(control characters) make the request fail with 401 rather than be forwarded mangled.
+``X-Portway-Identity`` is signed once per identity and reused until half its lifetime has passed.
+"""
+
+from __future__ import annotations
+
+import time
+
+from portway.config.security import AuthConfig
+from portway.identity import sign_identity
+from portway.policies.base import Context, Denial, Identity, PolicyResult
+
+_UNSAFE = frozenset(range(0x20)) | {0x7F}
+_INVALID = (b"www-authenticate", b'Bearer realm="portway", error="invalid_token"')
+
+
+def _header_value(value: object) -> bytes | None:
+    if isinstance(value, list | tuple | set | frozenset):
+        text = ",".join(str(v) for v in value)
+    else:
+        text = str(value)
+    data = text.encode("utf-8")
+    if _UNSAFE.intersection(data) or len(data) > 4096:
+        return None
+    return data
+
+
+class IdentityHeaders:
+    name = "identity"
+
+    def __init__(self, auth: AuthConfig) -> None:
+        jwt = auth.jwt
+        self.mapping = [
+            (claim, header.lower().encode())
+            for claim, header in (jwt.claims_to_headers.items() if jwt is not None else ())
+        ]
+        self.key = auth.identity.signing_key
+        self.ttl = auth.identity.token_ttl
+        self._signed: dict[tuple[str, tuple[str, ...], frozenset[str], str | None], tuple[bytes, float]] = {}
+
+    def request(self, ctx: Context) -> PolicyResult:
+        identity = ctx.identity
+        if identity is None:
+            return None
+        out = ctx.upstream_headers
+        if identity.consumer is not None:
+            out.append((b"x-consumer", identity.consumer.encode()))
+            if identity.roles:
+                out.append((b"x-user-role", ",".join(identity.roles).encode()))
+        for claim, header in self.mapping:
+            value = identity.claims.get(claim)
+            if value is None:
+                continue
+            if claim == "scope" and isinstance(value, list):
+                value = " ".join(str(v) for v in value)
+            encoded = _header_value(value)
+            if encoded is None:
+                return Denial(401, "the credential is invalid or expired", [_INVALID])
+            out.append((header, encoded))
+        if self.key is not None:
+            out.append((b"x-portway-identity", self._token(identity)))
+        return None
+
+    def _token(self, identity: Identity) -> bytes:
+        assert self.key is not None
+        cache_key = (identity.subject, identity.roles, identity.scopes, identity.consumer)
+        now = time.time()
+        cached = self._signed.get(cache_key)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        if len(self._signed) > 50_000:
+            self._signed.clear()
+        token = sign_identity(identity.subject, identity.roles, identity.scopes, identity.consumer,
+                              self.key, self.ttl, now).encode()  # fmt: skip
+        self._signed[cache_key] = (token, now + self.ttl / 2)
+        return token

@@ -1,0 +1,134 @@
+"""The keys JWTs are verified with: a shared secret (HS*), PEM public keys, and a JWKS URL.
+
+Rules (they make ``alg: none`` and HS/RS key confusion impossible by construction):
+- the accepted algorithms come from config; a token's ``alg`` outside them is refused before any key
+  is looked at;
+- every key is stored with its family (HMAC, RSA, EC, OKP), and a key is only ever used with an
+  algorithm of its own family: an RSA public key is never handed to HMAC verification;
+- a ``kid`` is only a dictionary key, never a path or a URL.
+JWKS: fetched asynchronously with a timeout; refreshed in the background every ``jwks_max_age`` and,
+when a token names an unknown ``kid``, at most once per ``jwks_refresh_interval``. If a fetch fails
+the keys already known stay in use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+from portway.config.security import JwtConfig
+
+log = logging.getLogger("portway.jwt")
+
+
+def family_of_alg(alg: str) -> str:
+    if alg.startswith("HS"):
+        return "HMAC"
+    if alg.startswith(("RS", "PS")):
+        return "RSA"
+    if alg.startswith("ES"):
+        return "EC"
+    return "OKP"
+
+
+def family_of_key(key: object) -> str | None:
+    if isinstance(key, rsa.RSAPublicKey):
+        return "RSA"
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return "EC"
+    if isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+        return "OKP"
+    return None
+
+
+class JwtKeys:
+    def __init__(self, config: JwtConfig) -> None:
+        self.config = config
+        self.allowed = frozenset(config.algorithms)
+        self.secret = config.secret.encode() if config.secret else None
+        self.static: list[tuple[str, Any]] = []  # (family, key) for PEM keys, tried when no kid matches
+        for path in config.public_keys:
+            key = load_pem_public_key(Path(path).read_bytes())
+            family = family_of_key(key)
+            if family is None:
+                raise ValueError(f"{path}: unsupported public key type")
+            self.static.append((family, key))
+        self.by_kid: dict[str, tuple[str, Any]] = {}
+        self.jwks_url = config.jwks_url
+        self._last_attempt = float("-inf")
+        self._last_success = float("-inf")
+        self._refreshing: asyncio.Future[None] | None = None
+
+    def find(self, kid: str | None, alg: str) -> Any:
+        """The key for a token's ``kid``/``alg``, or None. Only keys of the alg's family qualify."""
+        family = family_of_alg(alg)
+        if family == "HMAC":
+            return self.secret
+        if kid is not None:
+            entry = self.by_kid.get(kid)
+            if entry is not None and entry[0] == family:
+                return entry[1]
+            if entry is not None:
+                return None
+        for key_family, key in self.static:
+            if key_family == family:
+                return key
+        return None
+
+    def may_refresh(self) -> bool:
+        return (
+            self.jwks_url is not None
+            and time.monotonic() - self._last_attempt >= self.config.jwks_refresh_interval
+        )
+
+    def stale(self) -> bool:
+        return self.jwks_url is not None and time.monotonic() - self._last_success >= self.config.jwks_max_age
+
+    async def refresh(self) -> None:
+        """Fetch the JWKS once; concurrent callers share the same fetch."""
+        if self._refreshing is not None:
+            await asyncio.shield(self._refreshing)
+            return
+        self._refreshing = asyncio.get_running_loop().create_future()
+        try:
+            await self._fetch()
+        finally:
+            self._refreshing.set_result(None)
+            self._refreshing = None
+
+    async def _fetch(self) -> None:
+        assert self.jwks_url is not None
+        self._last_attempt = time.monotonic()
+        try:
+            async with httpx.AsyncClient(timeout=self.config.jwks_timeout) as client:
+                response = await client.get(self.jwks_url)
+                response.raise_for_status()
+                document = response.json()
+            keys: dict[str, tuple[str, Any]] = {}
+            for entry in document.get("keys", []):
+                if entry.get("use", "sig") != "sig" or "kid" not in entry:
+                    continue
+                try:
+                    jwk = jwt.PyJWK(entry)
+                except (jwt.PyJWKError, jwt.InvalidKeyError):
+                    log.warning("JWKS %s: skipping unusable key %r", self.jwks_url, entry.get("kid"))
+                    continue
+                family = family_of_key(jwk.key)
+                if family is not None:
+                    keys[str(entry["kid"])] = (family, jwk.key)
+        except (httpx.HTTPError, ValueError, AttributeError) as exc:
+            log.warning(
+                "JWKS %s: fetch failed (%s); keeping %d known keys", self.jwks_url, exc, len(self.by_kid)
+            )
+            return
+        self.by_kid = keys
+        self._last_success = time.monotonic()
+        log.info("JWKS %s: %d keys", self.jwks_url, len(keys))
