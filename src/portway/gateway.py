@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from portway.config.models import GatewayConfig
+from portway.headers import GATEWAY_SET, HOP_BY_HOP
+from portway.policies.base import Policy
+from portway.policies.chain import SharedPolicyState, build_chain
 from portway.proxy import Exchange
 from portway.routing import BadTarget, MethodNotAllowed, Router, RouteSpec, normalize_path, split_target
 from portway.server.protocol import HttpConnection
@@ -27,6 +30,7 @@ class RouteRuntime:
     name: str
     upstream: Upstream
     max_body: int | None
+    policies: tuple[Policy, ...]
 
 
 class Gateway:
@@ -36,10 +40,18 @@ class Gateway:
         self.draining = False
         self.allow_encoded_slash = config.paths.allow_encoded_slash
         self.upstreams = {name: Upstream(name, up, sweeper) for name, up in config.upstreams.items()}
+        self.policy_state = SharedPolicyState(config)
+        identity = [*config.auth.identity.headers, "X-Portway-Identity"]
+        self.drop_request_headers = HOP_BY_HOP | GATEWAY_SET | {h.lower().encode() for h in identity}
         self.router: Router[RouteRuntime] = Router(
             RouteSpec(
                 path=route.path,
-                payload=RouteRuntime(route.display_name, self.upstreams[route.upstream], route.max_body),
+                payload=RouteRuntime(
+                    route.display_name,
+                    self.upstreams[route.upstream],
+                    route.max_body,
+                    build_chain(route, config, self.policy_state),
+                ),
                 methods=frozenset(route.methods) if route.methods else None,
                 host=route.host,
                 rewrite=route.rewrite,
@@ -51,6 +63,21 @@ class Gateway:
         self.is_trusted = lru_cache(maxsize=4096)(self._check_trusted) if networks else _never
         shortest = min((u.timeouts.read for u in config.upstreams.values()), default=30.0)
         sweeper.fit(min(shortest, min((u.timeouts.connect for u in config.upstreams.values()), default=2.0)))
+
+    def client_ip(self, head: RequestHead) -> str:
+        peer = head.client_ip
+        if not self._trusted or not self.is_trusted(peer):
+            return peer
+        entries: list[str] = []
+        for name, value in head.headers:
+            if name == b"x-forwarded-for":
+                entries += (e.strip() for e in value.decode("latin-1").split(","))
+        # Right to left: each trusted proxy vouches for the entry before it; the first address not
+        # in trusted_proxies is the client. Anything further left was written by the client.
+        for entry in reversed(entries):
+            if entry and not self.is_trusted(entry):
+                return entry
+        return entries[0] if entries and entries[0] else peer
 
     def _check_trusted(self, ip: str) -> bool:
         try:

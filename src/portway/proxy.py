@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from portway.errors import GatewayError, UpstreamConnectError
-from portway.headers import GATEWAY_SET, HOP_BY_HOP, connection_tokens
+from portway.headers import HOP_BY_HOP, connection_tokens
+from portway.policies.base import Denial, Identity
 from portway.server.problem import reason as default_reason
 from portway.server.protocol import HttpConnection
 from portway.server.request import RequestHead
@@ -39,6 +41,7 @@ _PUBLIC_DETAIL = {
 
 class Exchange:
     __slots__ = (
+        "_client_ip",
         "bytes_in",
         "chunk_out",
         "client_held",
@@ -47,6 +50,7 @@ class Exchange:
         "done",
         "gateway",
         "head",
+        "identity",
         "keep_client",
         "out_start",
         "path",
@@ -54,12 +58,14 @@ class Exchange:
         "pool",
         "query",
         "request_done",
+        "response_headers",
         "response_started",
         "route",
         "status",
         "tunnel",
         "up",
         "up_read_paused",
+        "upstream_headers",
     )
 
     def __init__(
@@ -93,12 +99,82 @@ class Exchange:
         self.bytes_in = 0
         self.out_start = conn.bytes_out
         self.status = 0
+        self.identity: Identity | None = None
+        self.upstream_headers: list[tuple[bytes, bytes]] = []
+        self.response_headers: list[tuple[bytes, bytes]] = []
+        self._client_ip: str | None = None
 
     def __repr__(self) -> str:
         return f"<Exchange {self.head.method} {self.path} id={self.head.request_id} status={self.status}>"
 
+    # -- the policy context ----------------------------------------------------------------------
+    @property
+    def route_name(self) -> str:
+        return self.route.name
+
+    @property
+    def client_ip(self) -> str:
+        """The socket peer; with ``trusted_proxies``, the right-most X-Forwarded-For entry that is
+        not a trusted proxy (entries left of it were written by the client and prove nothing)."""
+        if self._client_ip is None:
+            self._client_ip = self.gateway.client_ip(self.head)
+        return self._client_ip
+
     # -- start ---------------------------------------------------------------------------------
     def start(self) -> None:
+        """Run the route's policies; forward unless one answers. An awaitable result moves the rest
+        of the chain to a coroutine while the client's body is held back."""
+        policies = self.route.policies
+        for index, policy in enumerate(policies):
+            result = policy.request(self)
+            if result is None:
+                continue
+            if isinstance(result, Denial):
+                self._deny(result)
+                return
+            if self.head.has_body:
+                self.conn.hold_reading()
+                self.client_held = True
+            spawn(self._continue_chain(result, index + 1), name=f"policy {policy.name}")
+            return
+        self._forward()
+
+    async def _continue_chain(self, pending: Awaitable[Denial | None], index: int) -> None:
+        policies = self.route.policies
+        while True:
+            try:
+                denial = await pending
+            except Exception:
+                log.exception("policy failed for request %s", self.head.request_id)
+                denial = Denial(500, "the gateway could not evaluate this request")
+            if self.done:
+                return
+            if denial is not None:
+                self._deny(denial)
+                return
+            while index < len(policies):
+                result = policies[index].request(self)
+                index += 1
+                if result is None:
+                    continue
+                if isinstance(result, Denial):
+                    self._deny(result)
+                    return
+                pending = result
+                break
+            else:
+                self._forward()
+                return
+
+    def _deny(self, denial: Denial) -> None:
+        self._complete(denial.status)
+        headers = denial.headers + self.response_headers
+        if denial.problem:
+            self.conn.refuse(denial.status, denial.detail or "", self.head, headers=headers)
+        else:
+            self.conn.respond_empty(denial.status, headers, self.head)
+
+    def _forward(self) -> None:
         try:
             pool = self.route.upstream.pick(self.head)
         except GatewayError as exc:
@@ -165,10 +241,16 @@ class Exchange:
         host = head.host if upstream.preserve_host and head.host else self.pool.target.host_header
         parts = [head.method.encode(), b" ", target, b" HTTP/1.1\r\nhost: ", host, b"\r\n"]
         named = connection_tokens(head.headers, lower=True) if head.header(b"connection") else frozenset()
+        drop = gateway.drop_request_headers
         client_xff = None
         client_proto = None
         for name, value in head.headers:
-            if name in HOP_BY_HOP or name in GATEWAY_SET or name in named:
+            if (
+                name in drop
+                or name in named
+                # `X_User_Id` reaches some frameworks as X-User-Id: never let a spelling slip through
+                or (b"_" in name and name.replace(b"_", b"-") in drop)
+            ):
                 if name == b"x-forwarded-for":
                     client_xff = value if client_xff is None else client_xff + b", " + value
                 elif name == b"x-forwarded-proto":
@@ -185,6 +267,8 @@ class Exchange:
         if head.host:
             parts += (b"x-forwarded-host: ", head.host, b"\r\n")
         parts += (b"x-request-id: ", head.request_id.encode(), b"\r\n")
+        for name, value in self.upstream_headers:
+            parts += (name, b": ", value, b"\r\n")
         if head.upgrade:
             parts += (b"connection: upgrade\r\nupgrade: ", head.header(b"upgrade") or b"", b"\r\n")
         if head.body_chunked:
@@ -266,6 +350,8 @@ class Exchange:
                 continue
             parts += (name, b": ", value, b"\r\n")
         parts += (b"x-request-id: ", head.request_id.encode(), b"\r\n")
+        for name, value in self.response_headers:
+            parts += (name, b": ", value, b"\r\n")
         if status == 101:
             parts += (b"connection: upgrade\r\nupgrade: ", upgrade, b"\r\n\r\n")
             self.response_started = True

@@ -50,10 +50,12 @@ class Context(Protocol):
 
     head: RequestHead
     query: bytes  # the raw query string, without '?'
-    route_name: str
     identity: Identity | None
     upstream_headers: list[tuple[bytes, bytes]]
     response_headers: list[tuple[bytes, bytes]]
+
+    @property
+    def route_name(self) -> str: ...
 
     @property
     def client_ip(self) -> str:

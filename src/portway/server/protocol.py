@@ -25,7 +25,7 @@ from typing import cast
 import httptools
 
 from portway.server.framing import Refusal, check_framing
-from portway.server.problem import problem_response
+from portway.server.problem import problem_response, status_line
 from portway.server.request import RequestHead, accept_request_id, new_request_id
 from portway.server.state import Handler, ServerState
 
@@ -302,6 +302,18 @@ class HttpConnection(asyncio.Protocol):
             ),
             keep,
         )
+
+    def respond_empty(self, status: int, headers: list[tuple[bytes, bytes]], head: RequestHead) -> None:
+        """Answer the active request with a bodiless response of the gateway's own (a preflight)."""
+        incoming = self.active
+        keep = incoming is not None and incoming.reusable and not self.state.draining and not self.closing
+        lines = [status_line(status), b"x-request-id: ", head.request_id.encode(), b"\r\n"]
+        for name, value in headers:
+            lines += (name, b": ", value, b"\r\n")
+        if status != 204 and not 100 <= status < 200:
+            lines.append(b"content-length: 0\r\n")
+        lines.append(b"\r\n" if keep else b"connection: close\r\n\r\n")
+        self.respond(b"".join(lines), keep)
 
     def hold_reading(self) -> None:
         """Backpressure from the upstream: stop reading the request body for now."""

@@ -26,7 +26,7 @@ from portway.server.listener import bind_tcp, sock_address
 from portway.server.protocol import HttpConnection
 from portway.server.state import ServerState
 from portway.sweeper import Sweeper
-from portway.tasks import cancel_all
+from portway.tasks import cancel_all, spawn
 from portway.telemetry.access_log import AccessLog
 
 log = logging.getLogger("portway")
@@ -75,6 +75,7 @@ class RunningServer:
             return False
         if config.listen != self.config.listen:
             log.warning("listen address changes need a restart; still serving %s", self.address)
+        spawn(new.policy_state.warm_up(), name="policy warm-up")
         old = self.gateway
         self.state.app = new
         self.state.limits = config.limits
@@ -120,6 +121,7 @@ async def start(
     if config.access_log.enabled:
         access_log = AccessLog(config.access_log.path, config.access_log.flush_interval)
     gateway = Gateway(config, sweeper, access_log)
+    spawn(gateway.policy_state.warm_up(), name="policy warm-up")
     state = ServerState(gateway, config.limits, sweeper)
     if sock is None:
         sock = bind_tcp(config.listen, reuse_port=reuse_port)

@@ -104,17 +104,17 @@ async def test_least_conn_under_concurrency_with_a_slow_target() -> None:
 
 
 async def test_hash_on_header_is_sticky_and_spreads_keys() -> None:
-    async with three_targets("hash", hash_on="header:X-User-Id") as (servers, port):
+    async with three_targets("hash", hash_on="header:X-Session-Key") as (servers, port):
         client = await RawClient.connect(port)
         users = [f"user-{n}" for n in range(60)]
         for _ in range(3):
             for user in users:
-                assert (await client.request(get("/", extra=f"X-User-Id: {user}\r\n"))).status == 200
+                assert (await client.request(get("/", extra=f"X-Session-Key: {user}\r\n"))).status == 200
         await client.close()
         owner: dict[str, set[int]] = {}
         for index, server in enumerate(servers):
             for request in server.requests:
-                owner.setdefault(request.header("x-user-id") or "", set()).add(index)
+                owner.setdefault(request.header("x-session-key") or "", set()).add(index)
         assert all(len(targets) == 1 for targets in owner.values())  # same key, same target
         assert set(owner) == set(users)
         spread = Counter(next(iter(t)) for t in owner.values())
@@ -122,7 +122,7 @@ async def test_hash_on_header_is_sticky_and_spreads_keys() -> None:
 
 
 async def test_hash_without_the_header_falls_back_to_round_robin() -> None:
-    async with three_targets("hash", hash_on="header:X-User-Id") as (servers, port):
+    async with three_targets("hash", hash_on="header:X-Session-Key") as (servers, port):
         client = await RawClient.connect(port)
         for i in range(9):
             assert (await client.request(get(f"/{i}"))).status == 200
