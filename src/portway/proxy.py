@@ -50,6 +50,7 @@ class Exchange:
         "done",
         "gateway",
         "head",
+        "head_out",
         "identity",
         "keep_client",
         "out_start",
@@ -100,6 +101,7 @@ class Exchange:
         self.out_start = conn.bytes_out
         self.status = 0
         self.identity: Identity | None = None
+        self.head_out: bytes | None = None  # response head held back to go out with the first body bytes
         self.upstream_headers: list[tuple[bytes, bytes]] = []
         self.response_headers: list[tuple[bytes, bytes]] = []
         self._client_ip: str | None = None
@@ -372,14 +374,23 @@ class Exchange:
         self.keep_client = keep
         parts.append(b"\r\n" if keep else b"connection: close\r\n\r\n")
         self.response_started = True
-        self.conn.write(b"".join(parts))
+        # Held until the body bytes of this same read arrive (or the read ends: flush_head), so a
+        # small response leaves in one send() and one TCP segment instead of two.
+        self.head_out = b"".join(parts)
+
+    def flush_head(self) -> None:
+        if self.head_out is not None:
+            head_out, self.head_out = self.head_out, None
+            self.conn.write(head_out)
 
     def on_response_body(self, data: bytes) -> None:
         conn = self.conn
         if self.chunk_out:
-            conn.write(b"%x\r\n%b\r\n" % (len(data), data))
-        else:
-            conn.write(data)
+            data = b"%x\r\n%b\r\n" % (len(data), data)
+        if self.head_out is not None:
+            data = self.head_out + data
+            self.head_out = None
+        conn.write(data)
         if conn.write_paused and not self.up_read_paused and self.up is not None:
             self.up_read_paused = True
             self.up.pause_reading()
@@ -394,7 +405,9 @@ class Exchange:
         if self.done:
             return
         if self.chunk_out:
-            self.conn.write(b"0\r\n\r\n")
+            self.on_response_body(b"")  # a zero-length chunk is the terminator
+        else:
+            self.flush_head()
         self._complete(self.status)
         self.conn.finish(self.keep_client)
 

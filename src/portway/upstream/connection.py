@@ -30,6 +30,7 @@ class ResponseSink(Protocol):
     def on_upstream_error(self, error: GatewayError) -> None: ...
     def on_upstream_writable(self) -> None: ...
     def on_tunnel_data(self, data: bytes) -> None: ...
+    def flush_head(self) -> None: ...
 
 
 _IDLE, _BUSY, _TUNNEL, _CLOSED = 0, 1, 2, 3
@@ -55,6 +56,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._interim = False
         self._ended = False
         self._answering = False  # a byte of the current response has arrived
+        self._until_close = False  # the current response's body ends when the upstream closes
 
     def __repr__(self) -> str:
         states = {_IDLE: "idle", _BUSY: "busy", _TUNNEL: "tunnel", _CLOSED: "closed"}
@@ -76,6 +78,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.request_sent = False
         self._ended = False
         self._answering = False
+        self._until_close = False
         self._read_timeout = read_timeout
         self.deadline = self.loop.time() + read_timeout
 
@@ -118,6 +121,9 @@ class UpstreamConnection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._until_close and exc is None and self.state == _BUSY and not self._ended:
+            self._message_done()  # a clean close is how a close-delimited body ends (RFC 9112 §6.3)
+            return
         sink, self.sink = self.sink, None
         was = self.state
         if was != _CLOSED:
@@ -165,6 +171,9 @@ class UpstreamConnection(asyncio.Protocol):
             if exc.__context__ is not None and not isinstance(exc.__context__, httptools.HttpParserError):
                 raise exc.__context__ from None  # a bug in the exchange, not bad upstream input
             self._fail(UpstreamProtocolError(f"invalid response from upstream: {exc}"))
+        else:
+            if self.sink is not None:
+                self.sink.flush_head()
 
     def on_deadline(self, now: float) -> None:
         if self.state == _IDLE:
@@ -190,6 +199,9 @@ class UpstreamConnection(asyncio.Protocol):
             self._interim = True  # 100/102/103: not forwarded, the final response follows
             return
         self.keep_alive = self.parser.should_keep_alive()
+        self._until_close = (
+            not self.head_only and status not in (101, 204, 304) and _close_delimited(self._headers)
+        )
         sink = self.sink
         if sink is not None:
             sink.on_response_head(status, self._reason, self._headers, self)
@@ -230,3 +242,14 @@ class UpstreamConnection(asyncio.Protocol):
         self.close()
         if sink is not None:
             sink.on_upstream_error(error)
+
+
+def _close_delimited(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Neither a Content-Length nor a final chunked coding frames this response's body."""
+    for name, value in headers:
+        lname = name.lower()
+        if lname == b"content-length":
+            return False
+        if lname == b"transfer-encoding" and value.rsplit(b",", 1)[-1].strip().lower() == b"chunked":
+            return False
+    return True
