@@ -93,15 +93,28 @@ rss_kb() {
 
 # check_body URL EXPECTED [CURL ARGS...]: one request must return 2xx with EXPECTED in the body.
 # Guards against measuring a fast 404: a gateway that answers errors quickly is not proxying.
+# Three tries: a server that just started may drop its very first connection.
 check_body() {
-    local url=$1 expected=$2 out
+    local url=$1 expected=$2 out rc try code body
     shift 2
-    out=$(curl -s --max-time 5 -w '\n%{http_code}' "$@" "$url" 2>&1) || { echo "no answer"; return 1; }
-    local code=${out##*$'\n'} body=${out%$'\n'*}
-    if [[ $code != 2* || $body != *"$expected"* ]]; then
-        echo "HTTP $code: ${body:0:80}"
-        return 1
-    fi
+    for try in 1 2 3; do
+        out=$(curl -s --max-time 5 -w '\n%{http_code}' "$@" "$url" 2>&1)
+        rc=$?
+        code=${out##*$'\n'} body=${out%$'\n'*}
+        [[ $rc -eq 0 && $code == 2* && $body == *"$expected"* ]] && return 0
+        sleep 0.5
+    done
+    if [ "$rc" -ne 0 ]; then echo "no answer (curl exit $rc)"; else echo "HTTP $code: ${body:0:80}"; fi
+    return 1
+}
+
+# check_refused URL STATUS [CURL ARGS...]: one request must get STATUS (a chain row's gateway must
+# refuse a request without a token, or it is not doing the work the row claims).
+check_refused() {
+    local url=$1 want=$2 code
+    shift 2
+    code=$(curl -s -o /dev/null --max-time 5 -w '%{http_code}' "$@" "$url")
+    [ "$code" = "$want" ] || { echo "answered HTTP $code without a token (want $want)"; return 1; }
 }
 
 # others_busy: % of the machine's CPU (both cores) busy over half a second while our servers sit

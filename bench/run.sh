@@ -22,7 +22,7 @@ SUT_CPU=0
 LOAD_CPU=1
 PY=$ROOT/.venv/bin/python
 PORTWAY=${BENCH_PORTWAY_CMD:-$ROOT/.venv/bin/portway}
-JWT_SECRET=bench-secret-not-for-production
+JWT_SECRET=bench-only-hs256-secret-of-at-least-32-bytes  # >= 32 bytes: RFC 7518 §3.2
 STARTED=$(date +%s)
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
@@ -104,7 +104,8 @@ TOKEN=$(cd bench/express && JWT_SECRET=$JWT_SECRET node token.js)
 AUTH=(-H "Authorization: Bearer $TOKEN")
 
 # run_row ROW PORT PATH HEADERS_VAR -- CMD...: start CMD on the SUT core, check one request through
-# it returns the upstream's body, measure, stop. HEADERS_VAR names an array of extra wrk/curl args.
+# it returns the upstream's body, measure, stop. HEADERS_VAR names an array of extra wrk/curl args;
+# AUTH (the bearer token) marks a chain row, which must also refuse a request without the token.
 run_row() {
     local row=$1 port=$2 path=$3 hdrs_name=$4
     shift 5
@@ -115,6 +116,8 @@ run_row() {
         unavailable "$row" "did not start: $(tail -c 200 "$log" 2>/dev/null)"
     elif ! why=$(check_body "http://127.0.0.1:$port$path" '"ok":true' "${hdrs[@]}"); then
         unavailable "$row" "does not proxy: $why"
+    elif [ "$hdrs_name" = AUTH ] && ! why=$(check_refused "http://127.0.0.1:$port$path" 401); then
+        unavailable "$row" "does not check the token: $why"
     else
         measure "$row" "$pid" "http://127.0.0.1:$port$path" "${hdrs[@]}"
     fi
@@ -169,14 +172,27 @@ run_row "Express full chain (seed 003)" "$PORT" /api/x AUTH -- \
     env NODE_ENV=production PORT="$PORT" UPSTREAM="http://127.0.0.1:$UP_PORT_CHAIN" JWT_SECRET="$JWT_SECRET" \
     node bench/express/gateway.js
 
-# portway with the same chain (request id, access log, rate limit, JWT): needs auth in portway.
-PORT=$(free_port)
-if why=$(portway_available); then
-    portway_config bench/portway-chain.yaml "$TMP/portway-chain.yaml" "$UP_PORT" "$PORT"
-    run_row "portway full chain" "$PORT" /api/x AUTH -- $PORTWAY run "$TMP/portway-chain.yaml"
-else
-    unavailable "portway full chain" "$why"
-fi
+# portway with the same chain (request id, access log, rate limit, JWT), then the same with its
+# verified-token cache off (wrk repeats one token: with the cache, only the first is verified).
+for cache in 100000 0; do
+    row="portway full chain"
+    [ "$cache" = 0 ] && row="portway full chain, no token cache"
+    PORT=$(free_port)
+    if why=$(portway_available); then
+        portway_config bench/portway-chain.yaml "$TMP/portway-chain-$cache.yaml" "$UP_PORT" "$PORT" \
+            --set BENCH_JWT_CACHE="$cache"
+        run_row "$row" "$PORT" /api/x AUTH -- $PORTWAY run "$TMP/portway-chain-$cache.yaml"
+    else
+        unavailable "$row" "$why"
+    fi
+done
+
+# Proof that the chains logged (a row whose access log is silently off would be flattered).
+{
+    echo "### Chain rows"
+    echo "- access log lines written: Express $(cat "$TMP"/row-Express_full_chain*.log 2>/dev/null | grep -c '^GET'), portway $(cat "$TMP/portway-access.log" 2>/dev/null | wc -l) (both to a file in the temp dir)"
+    echo "- both refused a request without the token (401) before being measured, or their row says why not"
+} >>"$EXTRAS"
 
 # ---------------------------------------------------------------------------------------------
 # 4. Portway's scale scenarios, each skippable and bounded.
