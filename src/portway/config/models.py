@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from portway.config.local import ServiceConfig
 from portway.config.models_base import Model
 from portway.config.security import (
     AuthConfig,
@@ -184,6 +185,7 @@ class GatewayConfig(Model):
     ip: IpRules | None = None
     upstreams: dict[str, Upstream] = {}
     routes: list[Route] = []
+    services: dict[str, ServiceConfig] = {}  # used by `portway up` only
 
     @field_validator("listen")
     @classmethod
@@ -219,6 +221,10 @@ class GatewayConfig(Model):
             for i, route in enumerate(self.routes)
             if route.upstream not in self.upstreams
         ]
+        for name, service in self.services.items():
+            target = service.upstream or name
+            if target not in self.upstreams:
+                errors.append((("services", name, "upstream"), f"no upstream {target!r} to feed"))
         has_auth = self.auth.jwt is not None or self.auth.api_keys is not None
         for i, route in enumerate(self.routes):
             if route.auth in ("required", "optional") and not has_auth:
