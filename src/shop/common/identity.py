@@ -2,20 +2,21 @@
 
 Services never see end-user credentials. The gateway verifies the user's JWT, strips any identity
 headers the client sent, and sets ``X-User-Id``, ``X-User-Role`` and ``X-User-Scopes``. Those headers
-are only as trustworthy as the network path from the gateway, so the gateway will also sign them into
-``X-Portway-Identity``; with ``PORTWAY_IDENTITY_REQUIRED=1`` a service accepts a request only when that
-token verifies (see :func:`_verified_claims`, the single place where the check plugs in).
+are only as trustworthy as the network path from the gateway, so the gateway also signs them into
+``X-Portway-Identity`` (HS256, with the internal key ``PORTWAY_IDENTITY_KEY``); with
+``PORTWAY_IDENTITY_REQUIRED=1`` a service accepts a request only when that token verifies, and takes
+the identity from it (:func:`_verified_identity`).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
+from portway.identity import IdentityError, verify_identity
 from shop.common.problems import Problem
 
 ROLES = frozenset({"customer", "admin"})
@@ -35,26 +36,21 @@ class Identity:
         return self.is_admin or self.user_id == owner_id
 
 
-def _verified_claims(request: Request, token: str | None) -> Mapping[str, str] | None:
-    """Verify ``X-Portway-Identity`` when required; ``None`` means "trust the plain headers".
+def _verified_identity(request: Request, token: str | None) -> Identity | None:
+    """With ``PORTWAY_IDENTITY_REQUIRED=1``, the identity comes from the verified token, not the headers.
 
-    PLUG-IN POINT (edge-security issue): ``portway.identity`` will provide ``verify(token) -> claims``
-    (``sub``, ``role``, ``scopes``) checked against the gateway's internal key. Until it exists,
-    requiring it fails closed with 503 rather than trusting unsigned headers.
+    ``None`` means the check is off and the plain headers are trusted (the network path from the
+    gateway is the only protection then).
     """
-    if not request.app.state.service.settings.identity_required:
+    settings = request.app.state.service.settings
+    if not settings.identity_required:
         return None
-    if not token:
-        raise Problem(401, "The request does not carry the gateway's identity token")
     try:
-        from portway.identity import verify  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        raise Problem(503, "PORTWAY_IDENTITY_REQUIRED is set but portway.identity is not installed") from None
-    try:
-        claims: Mapping[str, str] = verify(token)
-    except Exception as exc:
-        raise Problem(401, "The gateway's identity token does not verify") from exc
-    return claims
+        verified = verify_identity(token, key=settings.identity_key)
+    except IdentityError:
+        raise Problem(401, "The request did not come through the gateway") from None
+    role = next((r for r in verified.roles if r in ROLES), None)
+    return _identity(verified.subject, role, " ".join(sorted(verified.scopes)))
 
 
 def _identity(user_id: str | None, role: str | None, scopes: str | None) -> Identity:
@@ -78,10 +74,8 @@ async def current_identity(
         str | None, Header(description="Set by the gateway: signed identity")
     ] = None,
 ) -> Identity:
-    claims = _verified_claims(request, x_portway_identity)
-    if claims is not None:
-        return _identity(claims.get("sub"), claims.get("role"), claims.get("scopes"))
-    return _identity(x_user_id, x_user_role, x_user_scopes)
+    verified = _verified_identity(request, x_portway_identity)
+    return verified or _identity(x_user_id, x_user_role, x_user_scopes)
 
 
 async def admin_identity(identity: Annotated[Identity, Depends(current_identity)]) -> Identity:

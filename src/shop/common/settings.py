@@ -31,6 +31,7 @@ class Settings:
     events_url: str
     log_level: str = "INFO"
     identity_required: bool = False
+    identity_key: str = ""
     fault: str = ""
 
     @classmethod
@@ -43,8 +44,13 @@ class Settings:
             events_url=_env(service, "EVENTS_URL", f"sqlite:///{data_dir / 'events.db'}"),
             log_level=_env(service, "LOG_LEVEL", "INFO").upper(),
             identity_required=_flag(_env(service, "PORTWAY_IDENTITY_REQUIRED", "0")),
+            identity_key=_env(service, "PORTWAY_IDENTITY_KEY", ""),
             fault=_env(service, "SHOP_FAULT", ""),
         )
+
+    def __post_init__(self) -> None:
+        if self.identity_required and not self.identity_key:
+            raise ValueError("PORTWAY_IDENTITY_REQUIRED is set but PORTWAY_IDENTITY_KEY is not")
 
     def get(self, name: str, default: str = "") -> str:
         """A service-specific variable (``USERS_TOKEN_TTL``), read with the same prefix rule."""
