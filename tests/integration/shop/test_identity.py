@@ -26,10 +26,8 @@ async def strict_orders(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def token(
-    subject: str = USER, roles: tuple[str, ...] = ("customer",), key: str = KEY, ttl: float = 30
-) -> str:
-    return sign_identity(subject, roles, frozenset(), None, key=key, ttl=ttl)
+def token(subject: str = USER, roles: tuple[str, ...] = ("customer",), key: str = KEY, age: float = 0) -> str:
+    return sign_identity(subject, roles, frozenset(), None, key=key, ttl=30, now=time.time() - age)
 
 
 async def test_a_verified_token_is_the_identity(strict_orders: httpx.AsyncClient) -> None:
