@@ -76,7 +76,9 @@ class JwtAuthenticator:
         if kid is not None and not isinstance(kid, str):
             raise InvalidToken("kid is not a string")
         key = self.keys.find(kid, alg)
-        if key is None and self.keys.may_refresh():
+        # An unknown kid waits for a fetch already in flight (the one at start-up or after a reload,
+        # which would otherwise refuse every token for a whole interval), or starts one if allowed.
+        if key is None and (self.keys.refreshing or self.keys.may_refresh()):
             return self._verify_after_refresh(token, kid, alg)
         if key is None:
             raise InvalidToken(f"no key for kid {kid!r} and {alg}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,9 @@ class JwtKeys:
             self.static.append((family, key))
         self.by_kid: dict[str, tuple[str, Any]] = {}
         self.jwks_url = config.jwks_url
+        # Building an SSL context (reading the CA bundle) blocks for tens of milliseconds: do it once
+        # here, at load, not inside every fetch on the event loop.
+        self._tls: ssl.SSLContext | bool = httpx.create_ssl_context() if config.jwks_url is not None else True
         self._last_attempt = float("-inf")
         self._last_success = float("-inf")
         self._refreshing: asyncio.Future[None] | None = None
@@ -82,6 +86,11 @@ class JwtKeys:
             if key_family == family:
                 return key
         return None
+
+    @property
+    def refreshing(self) -> bool:
+        """A fetch is in flight (the start-up one, typically): waiting for it costs no new fetch."""
+        return self._refreshing is not None
 
     def may_refresh(self) -> bool:
         return (
@@ -108,27 +117,43 @@ class JwtKeys:
         assert self.jwks_url is not None
         self._last_attempt = time.monotonic()
         try:
-            async with httpx.AsyncClient(timeout=self.config.jwks_timeout) as client:
-                response = await client.get(self.jwks_url)
-                response.raise_for_status()
-                document = response.json()
-            keys: dict[str, tuple[str, Any]] = {}
-            for entry in document.get("keys", []):
-                if entry.get("use", "sig") != "sig" or "kid" not in entry:
-                    continue
-                try:
-                    jwk = jwt.PyJWK(entry)
-                except (jwt.PyJWKError, jwt.InvalidKeyError):
-                    log.warning("JWKS %s: skipping unusable key %r", self.jwks_url, entry.get("kid"))
-                    continue
-                family = family_of_key(jwk.key)
-                if family is not None:
-                    keys[str(entry["kid"])] = (family, jwk.key)
-        except (httpx.HTTPError, ValueError, AttributeError) as exc:
+            # httpx's timeout is per read: an endpoint trickling a byte at a time would never trip
+            # it. The fetch as a whole gets `jwks_timeout`.
+            async with asyncio.timeout(self.config.jwks_timeout):
+                async with httpx.AsyncClient(timeout=self.config.jwks_timeout, verify=self._tls) as client:
+                    response = await client.get(self.jwks_url)
+                    response.raise_for_status()
+                    document = response.json()
+            keys = self._parse(document)
+        except (httpx.HTTPError, ValueError, TimeoutError) as exc:
             log.warning(
-                "JWKS %s: fetch failed (%s); keeping %d known keys", self.jwks_url, exc, len(self.by_kid)
-            )
+                "JWKS %s: fetch failed (%s); keeping %d known keys",
+                self.jwks_url, exc or type(exc).__name__, len(self.by_kid),
+            )  # fmt: skip
             return
         self.by_kid = keys
         self._last_success = time.monotonic()
         log.info("JWKS %s: %d keys", self.jwks_url, len(keys))
+
+    def _parse(self, document: object) -> dict[str, tuple[str, Any]]:
+        """The usable signing keys of a JWKS document; ValueError if it is not one."""
+        entries = document.get("keys") if isinstance(document, dict) else None
+        if not isinstance(entries, list):
+            raise ValueError("not a JWKS document (no `keys` list)")
+        keys: dict[str, tuple[str, Any]] = {}
+        for entry in entries:
+            if not isinstance(entry, dict) or entry.get("use", "sig") != "sig" or "kid" not in entry:
+                continue
+            try:
+                jwk = jwt.PyJWK(entry)
+            except (jwt.PyJWKError, jwt.InvalidKeyError, ValueError, TypeError):
+                log.warning("JWKS %s: skipping unusable key %r", self.jwks_url, entry.get("kid"))
+                continue
+            family = family_of_key(jwk.key)
+            if family is not None:
+                keys[str(entry["kid"])] = (family, jwk.key)
+        if not keys:
+            # A document without one usable signing key is a broken answer, not a revocation of
+            # every key: treat it as a failed fetch and keep the keys already known.
+            raise ValueError("no usable signing key in the JWKS")
+        return keys
