@@ -134,10 +134,5 @@ def test_schema_is_valid_json_schema() -> None:
     assert not validator.is_valid({"upstreams": {"u": {"targets": [], "balance": "random"}}})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="config/units.py: Duration and Size publish their *validated* type (number/integer) in the "
-    "JSON Schema, so `portway schema` rejects '10MB' and '5s', which the loader accepts",
-)
 def test_schema_accepts_sizes_and_durations_with_units() -> None:
     jsonschema.Draft202012Validator(schema()).validate(yaml.safe_load(GOOD))
