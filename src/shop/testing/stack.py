@@ -9,7 +9,11 @@ gateway-fronted client only has to offer the same :class:`ShopApi` method.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import shutil
 import sys
+import tempfile
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -18,9 +22,11 @@ import httpx
 import jwt
 
 from shop.testing.asgi import identity_headers
+from shop.testing.backing import nats_namespace, postgres_database
 from shop.testing.processes import ServiceProcess
 
 SERVICES = ("users", "catalog", "orders", "notifications")
+ADMIN_EMAIL, ADMIN_PASSWORD = "admin@shop.example", "admin-password-for-tests"  # the seeded admin
 ROUTES = {  # public prefix → (service, rewrite), as in examples/shop/portway.yaml
     "/api/auth/": ("users", "/auth/"),
     "/api/users/": ("users", "/users/"),
@@ -102,3 +108,35 @@ class DirectShopApi:
             token, jwt.PyJWK(key).key, algorithms=["EdDSA"], audience="shop", issuer="shop-users"
         )
         return identity_headers(claims["sub"], claims["role"])
+
+
+@contextlib.asynccontextmanager
+async def backing_env(kind: str, data_dir: Path) -> AsyncIterator[dict[str, str]]:
+    """``sqlite``: database files and the embedded log; ``postgres+nats``: a database and role each."""
+    if kind == "sqlite":
+        yield {"EVENTS_URL": f"sqlite:///{data_dir / 'events.db'}"}
+        return
+    async with contextlib.AsyncExitStack() as stack:
+        env = {"EVENTS_URL": await stack.enter_async_context(nats_namespace())}
+        for name in SERVICES:
+            env[f"{name.upper()}_DATABASE_URL"] = await stack.enter_async_context(postgres_database(name))
+        yield env
+
+
+@contextlib.asynccontextmanager
+async def running_shop(kind: str, **extra_env: str) -> AsyncIterator[ShopStack]:
+    """All four services started, ready and seeded; stopped and removed afterwards."""
+    # Not under pytest's tmp_path: a unix socket path must stay under ~100 bytes. Private, like `portway up`.
+    run_dir = Path(tempfile.mkdtemp(prefix="shop-"))
+    try:
+        async with backing_env(kind, run_dir / "data") as env:
+            data = {"PORTWAY_DATA_DIR": str(run_dir / "data"), "SHOP_DEMO_ADMIN_PASSWORD": ADMIN_PASSWORD}
+            stack = ShopStack(run_dir, {**data, **env, **extra_env})
+            try:
+                await stack.start_all()
+                await stack.seed()
+                yield stack
+            finally:
+                stack.stop_all()
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
