@@ -23,6 +23,18 @@ class InvalidToken(Exception):
     """The token cannot be trusted. The reason is for the gateway's log, never for the client."""
 
 
+def _strings(value: object, claim: str, split: bool) -> tuple[str, ...]:
+    """A roles/scopes claim as strings: one string (space-separated when ``split``) or a list of
+    strings. Anything else (a number, an object, nested lists) makes the token unusable."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(value.split()) if split else (value,)
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    raise InvalidToken(f"claim {claim!r} is neither a string nor a list of strings")
+
+
 class JwtAuthenticator:
     def __init__(self, config: JwtConfig) -> None:
         self.config = config
@@ -116,13 +128,8 @@ class JwtAuthenticator:
         subject = claims.get("sub")
         if not isinstance(subject, str | int) or isinstance(subject, bool) or subject == "":
             raise InvalidToken("token has no usable sub")
-        roles_value = claims.get(self._roles_claim)
-        roles = (roles_value,) if isinstance(roles_value, str) else tuple(str(r) for r in roles_value or ())
-        scopes_value = claims.get(self._scopes_claim, claims.get("scp"))
-        if isinstance(scopes_value, str):
-            scopes = frozenset(scopes_value.split())
-        else:
-            scopes = frozenset(str(s) for s in scopes_value or ())
+        roles = _strings(claims.get(self._roles_claim), self._roles_claim, split=False)
+        scopes = frozenset(_strings(claims.get(self._scopes_claim, claims.get("scp")), "scope", split=True))
         exp = claims.get("exp")
         expires = float(exp) if isinstance(exp, int | float) else time.time() + 300.0
         return Identity(str(subject), roles, scopes, None, claims, expires)
