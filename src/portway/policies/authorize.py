@@ -1,6 +1,6 @@
 """Route policy: may this identity do this? ``roles`` — any one of them; ``scopes`` — all of them;
 either as a list for the whole route or per method (``{GET: [...], POST: [...]}``; a method not
-listed has no requirement). Anonymous requests on a route with requirements get 401, others 403."""
+listed has no requirement, except HEAD, which inherits GET's). Anonymous requests on a route with requirements get 401, others 403."""
 
 from __future__ import annotations
 
@@ -16,7 +16,12 @@ def _by_method(value: MethodList | None) -> dict[str, frozenset[str]]:
         return {}
     if isinstance(value, list):
         return {_ANY: frozenset(value)}
-    return {method: frozenset(items) for method, items in value.items()}
+    by_method = {method: frozenset(items) for method, items in value.items()}
+    # HEAD is GET without the body (RFC 9110 §9.3.2) and most frameworks answer it with the GET
+    # handler: a requirement on GET must hold for HEAD too, unless HEAD has its own.
+    if "GET" in by_method and "HEAD" not in by_method:
+        by_method["HEAD"] = by_method["GET"]
+    return by_method
 
 
 class Authorize:
