@@ -1,6 +1,7 @@
 """Route policy: may this identity do this? ``roles`` — any one of them; ``scopes`` — all of them;
 either as a list for the whole route or per method (``{GET: [...], POST: [...]}``; a method not
-listed has no requirement, except HEAD, which inherits GET's). Anonymous requests on a route with requirements get 401, others 403."""
+listed has no requirement, except HEAD, which inherits GET's). Anonymous requests on a route with
+requirements get 401, others 403."""
 
 from __future__ import annotations
 
