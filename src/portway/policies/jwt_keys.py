@@ -8,7 +8,8 @@ Rules (they make ``alg: none`` and HS/RS key confusion impossible by constructio
 - a ``kid`` is only a dictionary key, never a path or a URL.
 JWKS: fetched asynchronously with a timeout; refreshed in the background every ``jwks_max_age`` and,
 when a token names an unknown ``kid``, at most once per ``jwks_refresh_interval``. If a fetch fails
-the keys already known stay in use.
+the keys already known stay in use. ``unix:/path/to.sock:/.well-known/jwks.json`` fetches the path over
+a unix socket, so an issuer with no TCP port (``portway up``'s services) can still publish its keys.
 """
 
 from __future__ import annotations
@@ -48,6 +49,14 @@ def family_of_key(key: object) -> str | None:
     if isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
         return "OKP"
     return None
+
+
+def jwks_endpoint(jwks_url: str) -> tuple[str, httpx.AsyncHTTPTransport | None]:
+    """The URL to GET and the transport to GET it with: ``unix:SOCKET:PATH`` goes over the socket."""
+    if not jwks_url.startswith("unix:"):
+        return jwks_url, None
+    socket_path, _, path = jwks_url[5:].partition(":/")
+    return f"http://localhost/{path}", httpx.AsyncHTTPTransport(uds=socket_path)
 
 
 class JwtKeys:
@@ -116,12 +125,15 @@ class JwtKeys:
     async def _fetch(self) -> None:
         assert self.jwks_url is not None
         self._last_attempt = time.monotonic()
+        url, transport = jwks_endpoint(self.jwks_url)
         try:
             # httpx's timeout is per read: an endpoint trickling a byte at a time would never trip
             # it. The fetch as a whole gets `jwks_timeout`.
             async with asyncio.timeout(self.config.jwks_timeout):
-                async with httpx.AsyncClient(timeout=self.config.jwks_timeout, verify=self._tls) as client:
-                    response = await client.get(self.jwks_url)
+                async with httpx.AsyncClient(
+                    timeout=self.config.jwks_timeout, verify=self._tls, transport=transport
+                ) as client:
+                    response = await client.get(url)
                     response.raise_for_status()
                     document = response.json()
             keys = self._parse(document)

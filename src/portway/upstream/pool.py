@@ -9,6 +9,8 @@ Rules:
   ``idle_timeout`` (the sweeper closes them).
 - A failed connect marks the target down for a short backoff, so balancers skip it while other
   targets are up (passive health).
+- ``mark_down()`` takes the target out of rotation until ``mark_up()``, whatever connects succeed
+  meanwhile: a supervisor that knows the process is dead or still starting (``portway up``) says so.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class TargetPool:
         self.down_until = 0.0
         self.failures = 0
         self.retired = False
+        self.held_down = False  # set by whoever supervises the target's process
         self._waiters: deque[asyncio.Future[UpstreamConnection]] = deque()
 
     def __repr__(self) -> str:
@@ -47,7 +50,7 @@ class TargetPool:
 
     @property
     def available(self) -> bool:
-        return self.down_until <= self.loop.time()
+        return not self.held_down and self.down_until <= self.loop.time()
 
     def acquire_nowait(self) -> UpstreamConnection | None:
         idle = self.idle
@@ -138,6 +141,14 @@ class TargetPool:
     def _mark_down(self) -> None:
         self.down_until = self.loop.time() + _DOWN_BACKOFF[min(self.failures, len(_DOWN_BACKOFF) - 1)]
         self.failures += 1
+
+    def mark_down(self) -> None:
+        self.held_down = True
+
+    def mark_up(self) -> None:
+        self.held_down = False
+        self.failures = 0
+        self.down_until = 0.0
 
     def retire(self) -> None:
         """The config was reloaded: close idle connections now, busy ones when they are released."""
