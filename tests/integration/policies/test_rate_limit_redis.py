@@ -90,7 +90,7 @@ def closed_port() -> int:
 async def test_redis_down(on_error: str, status: int | None, caplog: pytest.LogCaptureFixture) -> None:
     config = RateLimitStore(
         backend="redis",
-        redis_url=f"redis://127.0.0.1:{closed_port()}/0",
+        redis_url=f"redis://:hunter2@127.0.0.1:{closed_port()}/0",
         on_error=on_error,  # type: ignore[arg-type]
     )
     store = RedisStore(config)
@@ -105,6 +105,7 @@ async def test_redis_down(on_error: str, status: int | None, caplog: pytest.LogC
     assert errors_total() == before + 5
     assert len(caplog.records) == 1  # one line for the outage, not one per request
     assert ("letting requests through" if on_error == "open" else "answering 503") in caplog.text
+    assert "127.0.0.1" in caplog.text and "hunter2" not in caplog.text  # the URL's password is not logged
 
 
 async def test_a_hanging_redis_times_out() -> None:

@@ -17,6 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 from prometheus_client import Counter
 from redis.asyncio import Redis
@@ -95,10 +96,18 @@ return {best, best_rem, best_reset, best_retry}
 """
 
 
+def _where(url: str) -> str:
+    """The server, for logs: a Redis URL may carry a password."""
+    parts = urlsplit(url)
+    if parts.hostname is None:  # unix:///path/to/socket
+        return f"{parts.scheme}://{parts.path}"
+    return f"{parts.scheme}://{parts.hostname}:{parts.port or 6379}{parts.path}"
+
+
 class RedisStore:
     def __init__(self, config: RateLimitStore) -> None:
         self.fail_open = config.on_error == "open"
-        self.url = config.redis_url
+        self.where = _where(config.redis_url)
         self._prefix = config.prefix
         self._timeout = config.timeout
         # No retries inside redis-py: the per-call timeout is the whole budget, and a retry loop
@@ -114,7 +123,7 @@ class RedisStore:
         self._unlogged = 0
 
     def __repr__(self) -> str:
-        return f"<RedisStore {self.url} on_error={'open' if self.fail_open else 'closed'}>"
+        return f"<RedisStore {self.where} on_error={'open' if self.fail_open else 'closed'}>"
 
     async def acquire(self, limits: Sequence[Limit], keys: Sequence[str]) -> Verdict | None:
         args: list[str | int] = []
@@ -137,7 +146,7 @@ class RedisStore:
             return
         log.warning(
             "rate-limit store %s failed (%s: %s); %s (%d more failures since the last message)",
-            self.url,
+            self.where,
             type(exc).__name__,
             exc,
             "letting requests through" if self.fail_open else "answering 503",
