@@ -1,0 +1,198 @@
+"""`portway up FILE`: the whole system on one machine, with the gateway as its only TCP listener.
+
+startup → serve → shutdown, in this order:
+1. prepare the data directory and the private run directory (``rundir.py``); load the config with
+   ``${PORTWAY_RUN_DIR}`` pointing at the run directory (so it can name sockets, e.g. the JWKS URL);
+2. start every replica on its unix socket and wait until all answer their health path
+   (``supervisor.py``); a failure ends here, naming the service and showing its last log lines;
+3. fill each fed upstream's targets with its replicas' sockets and start the gateway in this
+   process on the config's listener (admin on loopback only, as the config requires);
+4. seed demo data on the first run (``seed.py``), prove a request passes and print the quickstart
+   (``quickstart.py``), then show the status table or the merged logs;
+5. on Ctrl-C or SIGTERM: the gateway drains first (no request reaches a stopping service), then the
+   services get SIGTERM and, after the grace period, SIGKILL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from portway.config import ConfigError, GatewayConfig, load_config
+from portway.local import isolate, quickstart
+from portway.local.logs import LogTail, follow
+from portway.local.rundir import RunDir, RunDirError, prepare
+from portway.local.seed import seed_once
+from portway.local.status import RequestCounter, StatusTable, report_changes
+from portway.local.supervisor import StartupFailed, State, Supervisor
+from portway.server.listener import sock_address
+from portway.server.serve import RunningServer, start
+
+SERVICE_GRACE = 10.0
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", help="gateway config (YAML) with a `services:` section")
+    parser.add_argument("--data-dir", default=".portway", help="kept across runs (default: %(default)s)")
+    parser.add_argument("--reset", action="store_true", help="wipe the data directory first")
+    parser.add_argument("--logs", action="store_true", help="follow the merged logs instead of the table")
+    parser.add_argument("--isolate", action="store_true", help="services in their own network namespace")
+    parser.add_argument("--listen", help="override the config's listen address (HOST:PORT)")
+    parser.add_argument("--admin", help="override the config's admin address (loopback HOST:PORT)")
+
+
+def run(args: argparse.Namespace) -> int:
+    started_at = float(os.environ.get("PORTWAY_STARTED_AT") or time.time())
+    if args.isolate and (reason := isolate.unavailable()) is not None:
+        print(f"portway up: --isolate: {reason}", file=sys.stderr)
+        return 2
+    try:
+        rundir = prepare(Path(args.data_dir), reset=args.reset)
+        config = load_config(args.file, {**os.environ, "PORTWAY_RUN_DIR": str(rundir.run)})
+    except (RunDirError, ConfigError) as exc:
+        print(f"portway up: {exc}", file=sys.stderr)
+        return 1
+    if not config.services:
+        print(f"portway up: {args.file} has no `services:` section to start", file=sys.stderr)
+        return 1
+    overrides: dict[str, object] = {
+        # Always on, in the run directory: the status table counts requests per replica from it.
+        "access_log": config.access_log.model_copy(
+            update={"enabled": True, "path": str(rundir.log("access"))}
+        )
+    }
+    if args.listen:
+        overrides["listen"] = args.listen
+    if args.admin:
+        overrides["admin"] = args.admin
+    try:
+        config = GatewayConfig.model_validate({**config.model_dump(), **overrides})
+    except ValueError as exc:
+        print(f"portway up: {exc}", file=sys.stderr)
+        return 1
+    _log_to(rundir.log("gateway"))
+    return asyncio.run(LocalSystem(config, rundir, args, started_at).main())
+
+
+def _log_to(path: Path) -> None:
+    # The terminal belongs to the status table; the gateway's own log joins the merged logs instead.
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+
+
+class LocalSystem:
+    def __init__(
+        self, config: GatewayConfig, rundir: RunDir, args: argparse.Namespace, started_at: float
+    ) -> None:
+        self.config = config
+        self.rundir = rundir
+        self.follow_logs: bool = args.logs
+        self.started_at = started_at
+        self.console = Console(highlight=False, soft_wrap=True)
+        self.supervisor = Supervisor(config.services, rundir, isolate=args.isolate)
+        self.logs = LogTail()
+        self.logs.add("gateway", rundir.log("gateway"))
+        for replica in self.supervisor.replicas:
+            self.logs.add(replica.name, replica.log)
+        self.running: RunningServer | None = None
+
+    async def main(self) -> int:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        startup = asyncio.ensure_future(self._start())
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait([startup, stopped], return_when=asyncio.FIRST_COMPLETED)
+            if not startup.done():
+                startup.cancel()
+                return 130
+            await startup  # raises what the startup raised
+            view = asyncio.ensure_future(self._view())
+            await stopped
+            view.cancel()
+            return 0
+        except StartupFailed as exc:
+            self._startup_failed(exc)
+            return 1
+        except OSError as exc:
+            print(
+                f"portway up: cannot listen on {self.config.listen}: {exc.strerror or exc}", file=sys.stderr
+            )
+            return 1
+        finally:
+            stopped.cancel()
+            await self._shutdown()
+
+    async def _start(self) -> None:
+        supervisor, console = self.supervisor, self.console
+        count = len(self.config.services)
+        console.print(f"portway up: starting {count} services, {len(supervisor.replicas)} replicas")
+        console.print(f"portway up: run directory {self.rundir.run} (sockets, logs), data {self.rundir.root}")
+        await supervisor.start()
+        fed = supervisor.targets()
+        upstreams = {
+            name: up.model_copy(update={"targets": fed[name]}) if name in fed else up
+            for name, up in self.config.upstreams.items()
+        }
+        self.running = running = await start(self.config.model_copy(update={"upstreams": upstreams}))
+        supervisor.on_rotation = self._rotation
+        for replica in supervisor.replicas:  # one may have died between its health check and now
+            self._rotation(replica.socket, replica.state is State.READY)
+        base = quickstart.base_url(running.address)
+        admin = f", admin on http://{sock_address(running.admin.sockets[0])}" if running.admin else ""
+        console.print(f"portway up: gateway on {base}{admin}  (the only TCP listener; Ctrl-C stops)")
+        for result in await seed_once(self.config.services, self.rundir):
+            state = "demo data" if result.ok else "[red]seed FAILED (runs again next start)[/red]"
+            console.print(f"portway up: {result.service} {state}:")
+            console.print(result.output, markup=False)
+        path = await quickstart.first_request(base, self.config)
+        if path is not None:
+            seconds = time.time() - self.started_at
+            console.print(f"portway up: first request through the gateway (GET {path}) answered "
+                          f"{seconds:.1f}s after start")  # fmt: skip
+        console.print("Try it:", *quickstart.curl_lines(base, self.config), sep="\n  ", markup=False)
+
+    async def _view(self) -> None:
+        if self.follow_logs:
+            await follow(self.logs, self.console)
+        elif self.console.is_terminal:
+            assert self.running is not None
+            counter = RequestCounter(self.rundir.log("access"))
+            title = f"portway up — {quickstart.base_url(self.running.address)}"
+            await StatusTable(self.supervisor, counter, self.logs, title).run(self.console)
+        else:
+            await report_changes(self.supervisor, self.console)
+
+    def _rotation(self, socket: Path, up: bool) -> None:
+        if self.running is None:
+            return
+        target = f"unix:{socket}"
+        for upstream in self.running.gateway.upstreams.values():
+            for pool in upstream.pools:
+                if pool.target.address == target:
+                    pool.mark_up() if up else pool.mark_down()
+
+    def _startup_failed(self, exc: StartupFailed) -> None:
+        print(f"portway up: {exc}; its last log lines ({exc.replica.log}):", file=sys.stderr)
+        for line in exc.lines or ["(no output)"]:
+            print(f"  | {line}", file=sys.stderr)
+
+    async def _shutdown(self) -> None:
+        self.supervisor.stopping = True  # a replica exiting from now on is not restarted
+        if self.running is not None:
+            self.console.print("portway up: draining the gateway, then stopping the services")
+            with contextlib.suppress(Exception):
+                await self.running.drain()
+        await self.supervisor.stop(SERVICE_GRACE)

@@ -1,0 +1,109 @@
+"""`portway up` on the shop, checked from outside: the printed quickstart works through the gateway,
+the gateway and its admin are the only TCP listeners of the whole process tree, a replica SIGKILLed
+under load is restarted and no GET fails, and SIGTERM leaves no process behind.
+
+One `portway up` serves the module (a start costs seconds); the tests run in file order and the last
+one stops it. The config is examples/shop/portway.yaml with two catalog replicas (see ``shop_config``).
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import yaml
+
+from .support import SHOP_CONFIG, PortwayUp, alive, cmdline, listening_tcp, process_tree, shop_config
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PortwayUp]:
+    up = PortwayUp(shop_config(tmp_path_factory.mktemp("config"), catalog=2)).start()
+    try:
+        up.wait_ready(within=90)
+        yield up
+    finally:
+        up.cleanup()
+
+
+def test_the_shop_config_runs_every_service() -> None:
+    doc = yaml.safe_load(SHOP_CONFIG.read_text())
+    assert set(doc["services"]) == set(doc["upstreams"]) == {"users", "catalog", "orders", "notifications"}
+
+
+def test_the_printed_quickstart_places_an_order_that_gets_confirmed(shop: PortwayUp) -> None:
+    lines = shop.lines[shop.lines.index("Try it:") + 1 :]
+    script = "\n".join(line.strip() for line in lines if line.startswith("  "))
+    assert "/api/auth/login" in script and "/api/orders" in script
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script + '\necho "TOKEN=$TOKEN"'],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr + result.stdout
+    token = result.stdout.rsplit("TOKEN=", 1)[1].strip()
+    assert '"status":"PENDING"' in result.stdout or '"status":"CONFIRMED"' in result.stdout, result.stdout
+
+    deadline = time.monotonic() + 30
+    with httpx.Client(base_url=shop.base, headers={"authorization": f"Bearer {token}"}) as client:
+        while True:
+            orders = client.get("/api/orders").json()["items"]
+            if orders and orders[0]["status"] != "PENDING":
+                break
+            assert time.monotonic() < deadline, f"order still PENDING: {orders}"
+            time.sleep(0.2)
+    assert orders[0]["status"] == "CONFIRMED", orders
+    assert "first request through the gateway" in shop.output
+
+
+def test_only_the_gateway_and_its_admin_listen_on_tcp(shop: PortwayUp) -> None:
+    tree = process_tree(shop.pid)
+    services = [pid for pid in tree if "-m shop." in cmdline(pid)]
+    assert len(services) == 5, [cmdline(pid) for pid in tree]  # users, 2 catalog, orders, notifications
+    listening = listening_tcp(tree)
+    gateway_port, admin_port = int(shop.base.rsplit(":", 1)[1]), int(shop.admin.rsplit(":", 1)[1])
+    assert listening == {(shop.pid, "127.0.0.1", gateway_port), (shop.pid, "127.0.0.1", admin_port)}
+
+
+def _replica_pid(up: PortwayUp, name: str) -> int:
+    (pid,) = [pid for pid in process_tree(up.pid) if f"/{name}.sock" in cmdline(pid)]
+    return pid
+
+
+def test_a_replica_killed_under_load_fails_no_get_and_comes_back(shop: PortwayUp) -> None:
+    victim = _replica_pid(shop, "catalog-1")
+    statuses: Counter[int] = Counter()
+    killed = threading.Timer(0.5, lambda: subprocess.run(["kill", "-KILL", str(victim)], check=True))
+    with httpx.Client(base_url=shop.base, timeout=5) as client:
+        killed.start()
+        stop = time.monotonic() + 3.0
+        while time.monotonic() < stop:
+            statuses[client.get("/api/products").status_code] += 1
+    killed.join()
+    assert statuses[200] > 20 and set(statuses) == {200}, statuses
+
+    # Restarted after its backoff and back in rotation once healthy (the admin API shows the pools).
+    deadline = time.monotonic() + 30
+    while True:
+        pools = httpx.get(f"{shop.admin}/status").json()["upstreams"]["catalog"]
+        restarted = _replica_pid(shop, "catalog-1") != victim
+        if restarted and all(pool["up"] for pool in pools):
+            break
+        assert time.monotonic() < deadline, f"catalog-1 not back in rotation: {pools}"
+        time.sleep(0.2)
+    assert "catalog-1 ready" in shop.output
+
+
+def test_sigterm_stops_everything_in_order_and_leaves_no_process(shop: PortwayUp) -> None:
+    children = process_tree(shop.pid) - {shop.pid}
+    assert len(children) >= 5
+    assert shop.stop(signal.SIGTERM) == 0, shop.output
+    assert alive(children) == set(), [cmdline(pid) for pid in alive(children)]
+    assert "draining the gateway, then stopping the services" in shop.output
