@@ -17,6 +17,7 @@ import jwt
 from portway.config.security import JwtConfig
 from portway.policies.base import Identity
 from portway.policies.jwt_keys import JwtKeys
+from portway.tasks import spawn
 
 
 class InvalidToken(Exception):
@@ -77,6 +78,11 @@ class JwtAuthenticator:
             if cached.expires > time.time():
                 return cached
             del self._cache[token]
+        keys = self.keys
+        if keys.jwks_url is not None and not keys.refreshing and keys.stale() and keys.may_refresh():
+            # Every jwks_max_age the key set is re-read in the background (so a key the IdP retired
+            # stops verifying new tokens); this request goes on with the keys already known.
+            spawn(keys.refresh(), name="jwks refresh")
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
