@@ -238,3 +238,20 @@ async def test_the_jwks_fetch_waits_for_nothing_at_startup_when_it_is_down() -> 
         assert_invalid_token(await call(port, bearer=rs_token("k1")))
         assert time.monotonic() - started < 1.0
     assert up.requests == []
+
+
+async def test_the_key_set_is_reread_every_max_age_so_retired_keys_stop_verifying() -> None:
+    jwks = Jwks([jwk("k1", rsa_key(0)), jwk("k2", rsa_key(1))])
+    async with with_jwks(jwks, jwks_max_age="300ms", jwks_refresh_interval="100ms") as (server, _, port):
+        await until_accepted(port, rs_token("k1"))
+        fetched = len(server.requests)
+        jwks.keys = [jwk("k2", rsa_key(1))]  # the IdP retires k1
+        await asyncio.sleep(0.35)
+        # The key set is stale: the next verification re-reads it in the background and is itself
+        # answered from the keys already known.
+        assert (await call(port, bearer=rs_token("k1", jti="during"))).status == 200
+        await wait_until(lambda: len(server.requests) == fetched + 1)
+        await asyncio.sleep(0.05)
+        assert_invalid_token(await call(port, bearer=rs_token("k1", jti="after")))
+        assert (await call(port, bearer=rs_token("k2", 1, jti="after"))).status == 200
+        assert len(server.requests) == fetched + 1
