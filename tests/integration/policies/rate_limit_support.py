@@ -1,14 +1,11 @@
-"""Shared by the store tests: a minimal policy context, running a policy to its answer, and a Redis
-key prefix per test that is deleted afterwards."""
+"""Shared by the store tests: a minimal policy context, running a policy to its answer, and
+deleting a test's Redis keys."""
 
 from __future__ import annotations
 
 import inspect
-import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-import pytest
 from redis.asyncio import Redis
 
 from portway.policies.base import Denial, Identity
@@ -37,10 +34,7 @@ async def run(policy: RateLimit, ctx: Ctx | None = None) -> Denial | None:
     return result  # type: ignore[return-value]
 
 
-@pytest.fixture
-async def redis_prefix() -> AsyncIterator[str]:
-    prefix = f"test:portway:rl:{uuid.uuid4().hex}:"
-    yield prefix
+async def delete_prefix(prefix: str) -> None:
     client = Redis.from_url(REDIS_URL)
     try:
         keys = [key async for key in client.scan_iter(match=prefix + "*")]

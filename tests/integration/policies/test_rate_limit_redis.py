@@ -10,15 +10,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 from prometheus_client import REGISTRY
-from rate_limit_support import REDIS_URL, Ctx, redis_prefix, run
+from rate_limit_support import REDIS_URL, Ctx, delete_prefix, run
 from redis.asyncio import Redis
 
 from portway.config.security import RateLimitRule, RateLimitStore
 from portway.policies.base import Denial
 from portway.policies.rate_limit import RateLimit
 from portway.policies.rate_limit.redis_store import RedisStore
-
-__all__ = ["redis_prefix"]  # a fixture, imported to be found
 
 
 def errors_total() -> float:
@@ -33,6 +31,7 @@ async def gateways(redis_prefix: str) -> AsyncIterator[tuple[RedisStore, RedisSt
     yield one, two
     await one.aclose()
     await two.aclose()
+    await delete_prefix(redis_prefix)
 
 
 @pytest.mark.redis

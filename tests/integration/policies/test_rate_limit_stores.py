@@ -6,24 +6,25 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from rate_limit_support import REDIS_URL, Ctx, redis_prefix, run
+from rate_limit_support import REDIS_URL, Ctx, delete_prefix, run
 
 from portway.config.security import RateLimitRule, RateLimitStore
 from portway.policies.base import Denial
 from portway.policies.rate_limit import MemoryStore, RateLimit, Store
 from portway.policies.rate_limit.redis_store import RedisStore
 
-__all__ = ["redis_prefix"]  # a fixture, imported to be found
-
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
 async def store(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncIterator[Store]:
     if request.param == "memory":
-        made: Store = MemoryStore()
-    else:
-        made = RedisStore(RateLimitStore(backend="redis", redis_url=REDIS_URL, prefix=redis_prefix))
-    yield made
-    await made.aclose()
+        memory = MemoryStore()
+        yield memory
+        await memory.aclose()
+        return
+    redis = RedisStore(RateLimitStore(backend="redis", redis_url=REDIS_URL, prefix=redis_prefix))
+    yield redis
+    await redis.aclose()
+    await delete_prefix(redis_prefix)
 
 
 @pytest.mark.parametrize("algorithm", ["gcra", "sliding_window"])
