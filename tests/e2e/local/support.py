@@ -14,7 +14,6 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -39,15 +38,20 @@ def shop_config(directory: Path, **replicas: int) -> Path:
     return path
 
 
-def tiny_config(directory: Path, replicas: int = 1, **extra: Any) -> Path:
+def tiny_config(directory: Path, replicas: int = 1, env: dict[str, str] | None = None) -> Path:
     """One tiny service (tests/e2e/local/tiny_service.py) behind the gateway: starts in milliseconds."""
     doc = {
         "listen": "127.0.0.1:0",
         "admin": "127.0.0.1:0",
         "upstreams": {"tiny": {"targets": []}},
         "routes": [{"path": "/tiny/", "upstream": "tiny", "rewrite": "/"}],
-        "services": {"tiny": {"command": ["python", str(TINY_SERVICE), "{socket}"], "replicas": replicas}},
-        **extra,
+        "services": {
+            "tiny": {
+                "command": ["python", str(TINY_SERVICE), "{socket}"],
+                "replicas": replicas,
+                "env": env or {},
+            }
+        },
     }
     path = directory / "tiny.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
@@ -105,6 +109,12 @@ class PortwayUp:
     def pid(self) -> int:
         assert self.process is not None
         return self.process.pid
+
+    def wait(self, within: float = 30.0) -> int:
+        assert self.process is not None
+        code = self.process.wait(within)
+        time.sleep(0.2)  # let the reader drain the pipe
+        return code
 
     def stop(self, signum: int = signal.SIGTERM, within: float = 30.0) -> int:
         assert self.process is not None
