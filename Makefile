@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed-stamp
 
-.PHONY: up test lint bench clean
+.PHONY: up demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -12,9 +12,16 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev,shop]'
 	touch $(STAMP)
 
-# For now: the gateway on examples/minimal.yaml in front of a demo service on a unix socket.
-RUN_DIR = $(CURDIR)/.portway/run
+# The whole shop on this machine (docs/local.md): every service on a unix socket in a private run
+# directory, the gateway the only TCP port. The time is taken before the venv is built so that
+# `portway up` can print how long a fresh `make up` took to answer its first request.
+UP_STARTED_AT := $(shell $(PYTHON) -c 'import time; print(time.time())' 2>/dev/null)
 up: $(STAMP)
+	PORTWAY_STARTED_AT=$(UP_STARTED_AT) $(VENV)/bin/portway up examples/shop/portway.yaml $(UP_ARGS)
+
+# The gateway on examples/minimal.yaml in front of a demo service on a unix socket.
+RUN_DIR = $(CURDIR)/.portway/run
+demo: $(STAMP)
 	@mkdir -p -m 700 $(RUN_DIR)
 	@$(PY) examples/demo_upstream.py $(RUN_DIR)/demo.sock & demo=$$!; \
 	trap 'kill $$demo 2>/dev/null' EXIT INT TERM; \
