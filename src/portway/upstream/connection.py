@@ -46,6 +46,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.state = _CLOSED  # until the pool claims it: a failed connect never touches the books
         self.deadline = 0.0
         self.write_paused = False
+        self.reading_paused = False  # held back by the exchange while the client cannot take more
         self.request_sent = False
         self.head_only = False  # response to HEAD: no body whatever the headers say
         self.keep_alive = True
@@ -101,10 +102,12 @@ class UpstreamConnection(asyncio.Protocol):
 
     def pause_reading(self) -> None:
         if self.transport is not None:
+            self.reading_paused = True
             self.transport.pause_reading()
 
     def resume_reading(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
+            self.reading_paused = False
             self.transport.resume_reading()
 
     def close(self) -> None:
@@ -231,6 +234,10 @@ class UpstreamConnection(asyncio.Protocol):
         # A response that ended before its request was fully sent leaves the stream unusable.
         if self.keep_alive and self.request_sent and self.state == _BUSY:
             self.state = _IDLE
+            if self.reading_paused:
+                # The last bytes filled the client's buffer and the exchange held us back; the
+                # exchange is done with us, so nobody else would resume reading: do it now.
+                self.resume_reading()
             self.pool.release(self)
         else:
             self.close()
