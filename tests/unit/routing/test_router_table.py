@@ -108,13 +108,15 @@ def test_ten_thousand_routes_match_in_constant_time() -> None:
     assert match(big, "/svc10000/items/1") is None
 
     def cost(table: Router[str], path: str) -> float:
-        best = float("inf")
-        for _ in range(5):
-            start = time.perf_counter()
-            for _ in range(2000):
-                table.match("GET", path)
-            best = min(best, time.perf_counter() - start)
-        return best
+        start = time.perf_counter()
+        for _ in range(2000):
+            table.match("GET", path)
+        return time.perf_counter() - start
 
-    # a tree, not a list: 1000x the routes must not cost anything like 1000x per match
-    assert cost(big, "/svc9999/items/1") < 3 * cost(small, "/svc9/items/1")
+    # a tree, not a list: 1000x the routes must not cost anything like 1000x per match. Measured
+    # interleaved, best of 9, so load from other processes hits both sides alike.
+    small_cost = big_cost = float("inf")
+    for _ in range(9):
+        small_cost = min(small_cost, cost(small, "/svc9/items/1"))
+        big_cost = min(big_cost, cost(big, "/svc9999/items/1"))
+    assert big_cost < 4 * small_cost
