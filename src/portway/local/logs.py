@@ -5,6 +5,7 @@ hands out complete lines with the name of their source, each source with its own
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,9 +55,22 @@ class LogTail:
         return lines
 
 
+def readable(line: str) -> str:
+    """A JSON log line (the shop's services log JSON) as ``level message``; other lines as they are."""
+    if not line.startswith("{"):
+        return line
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return line
+    if not isinstance(record, dict) or "msg" not in record:
+        return line
+    return f"{record.get('level', '')} {record['msg']}".strip()
+
+
 def prefixed(name: str, colour: str, line: str, width: int) -> Text:
     text = Text(f"{name:<{width}} | ", style=colour)
-    text.append(line)
+    text.append(readable(line))
     return text
 
 
