@@ -98,12 +98,6 @@ async def test_configured_extra_identity_headers_are_stripped_everywhere() -> No
         assert [k for k, _ in request.headers if k.lower().replace("_", "-") == "x-tenant-id"] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway.py strips only auth.identity.headers (+X-Portway-Identity); a header named in "
-    "jwt.claims_to_headers but not listed there passes from the client to the service next to the "
-    "gateway's value",
-)
 async def test_headers_from_claims_to_headers_are_stripped_even_if_not_listed_in_identity_headers() -> None:
     auth = {"jwt": jwt_config(claims_to_headers={"sub": "X-User-Id", "email": "X-User-Email"})}
     async with serve(*ROUTES, auth=auth) as (up, port):

@@ -120,7 +120,7 @@ async def test_jwks_down_known_keys_still_verify() -> None:
 
 async def test_jwks_slow_unknown_kid_is_refused_within_the_timeout_and_known_keys_are_not_held_up() -> None:
     jwks = Jwks([jwk("k1", rsa_key(0))])
-    async with with_jwks(jwks, jwks_refresh_interval=0, jwks_timeout="300ms") as (_, _, port):
+    async with with_jwks(jwks, jwks_refresh_interval=0, jwks_timeout="1s") as (_, _, port):
         await until_accepted(port, rs_token("k1"))
         jwks.delay = 5.0
         started = time.monotonic()
@@ -129,9 +129,9 @@ async def test_jwks_slow_unknown_kid_is_refused_within_the_timeout_and_known_key
         # While the refresh hangs, a token with a known key is verified at once.
         known_started = time.monotonic()
         assert (await call(port, bearer=rs_token("k1", jti="during"))).status == 200
-        assert time.monotonic() - known_started < 0.25
+        assert time.monotonic() - known_started < 0.5
         assert_invalid_token(await unknown)
-        assert time.monotonic() - started < 1.2
+        assert 0.9 < time.monotonic() - started < 2.5
         jwks.delay = 0.0
 
 
@@ -250,8 +250,11 @@ async def test_the_key_set_is_reread_every_max_age_so_retired_keys_stop_verifyin
         # The key set is stale: the next verification re-reads it in the background and is itself
         # answered from the keys already known.
         assert (await call(port, bearer=rs_token("k1", jti="during"))).status == 200
-        await wait_until(lambda: len(server.requests) == fetched + 1)
-        await asyncio.sleep(0.05)
-        assert_invalid_token(await call(port, bearer=rs_token("k1", jti="after")))
+        await wait_until(lambda: len(server.requests) > fetched)
+        # Once that re-read has landed, new tokens signed with k1 are refused.
+        async with asyncio.timeout(3):
+            n = 0
+            while (await call(port, bearer=rs_token("k1", jti=f"after-{n}"))).status != 401:
+                n += 1
+                await asyncio.sleep(0.02)
         assert (await call(port, bearer=rs_token("k2", 1, jti="after"))).status == 200
-        assert len(server.requests) == fetched + 1
