@@ -15,8 +15,17 @@ from portway.config.models import GatewayConfig
 from portway.headers import GATEWAY_SET, HOP_BY_HOP
 from portway.policies.base import Policy
 from portway.policies.chain import SharedPolicyState, build_chain
+from portway.policies.cors import Cors
 from portway.proxy import Exchange
-from portway.routing import BadTarget, MethodNotAllowed, Router, RouteSpec, normalize_path, split_target
+from portway.routing import (
+    BadTarget,
+    Match,
+    MethodNotAllowed,
+    Router,
+    RouteSpec,
+    normalize_path,
+    split_target,
+)
 from portway.server.protocol import HttpConnection
 from portway.server.request import RequestHead
 from portway.server.state import ANSWERED, Handler
@@ -34,14 +43,24 @@ class RouteRuntime:
 
 
 class Gateway:
-    def __init__(self, config: GatewayConfig, sweeper: Sweeper, access_log: AccessLog | None) -> None:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        sweeper: Sweeper,
+        access_log: AccessLog | None,
+        previous: Gateway | None = None,
+        source: str = "<config>",
+    ) -> None:
         self.config = config
         self.access_log = access_log
         self.draining = False
         self.allow_encoded_slash = config.paths.allow_encoded_slash
         self.upstreams = {name: Upstream(name, up, sweeper) for name, up in config.upstreams.items()}
-        self.policy_state = SharedPolicyState(config)
-        identity = [*config.auth.identity.headers, "X-Portway-Identity"]
+        inherited = previous.policy_state if previous is not None else None
+        self.policy_state: SharedPolicyState = SharedPolicyState(config, inherited)
+        # Every header the gateway may set from a credential is dropped from the client's request.
+        mapped = list(config.auth.jwt.claims_to_headers.values()) if config.auth.jwt is not None else []
+        identity = [*config.auth.identity.headers, *mapped, "X-Portway-Identity"]
         self.drop_request_headers = HOP_BY_HOP | GATEWAY_SET | {h.lower().encode() for h in identity}
         self.router: Router[RouteRuntime] = Router(
             RouteSpec(
@@ -50,13 +69,13 @@ class Gateway:
                     route.display_name,
                     self.upstreams[route.upstream],
                     route.max_body,
-                    build_chain(route, config, self.policy_state),
+                    build_chain(index, route, config, self.policy_state, source),
                 ),
                 methods=frozenset(route.methods) if route.methods else None,
                 host=route.host,
                 rewrite=route.rewrite,
             )
-            for route in config.routes
+            for index, route in enumerate(config.routes)
         )
         networks = [ipaddress.ip_network(cidr, strict=False) for cidr in config.trusted_proxies]
         self._trusted = networks
@@ -104,13 +123,12 @@ class Gateway:
             conn.refuse(404, "no route matches this request", head)
             return ANSWERED
         if isinstance(match, MethodNotAllowed):
-            conn.refuse(
-                405,
-                f"{head.method} is not allowed here",
-                head,
-                headers=[(b"allow", ", ".join(match.allow).encode())],
-            )
-            return ANSWERED
+            preflight = self._preflight_route(head, path, host)
+            if preflight is None:
+                allow = ", ".join(match.allow).encode()
+                conn.refuse(405, f"{head.method} is not allowed here", head, headers=[(b"allow", allow)])
+                return ANSWERED
+            match = preflight
         route = match.route.payload
         if (
             route.max_body is not None
@@ -122,6 +140,19 @@ class Gateway:
         exchange = Exchange(self, head, conn, route, path, match.upstream_path, query)
         exchange.start()
         return exchange
+
+    def _preflight_route(self, head: RequestHead, path: str, host: str | None) -> Match[RouteRuntime] | None:
+        """A CORS preflight is an OPTIONS request about another method: route it by that method
+        when the route it would reach has a CORS policy to answer it (and never forwards it)."""
+        if head.method != "OPTIONS":
+            return None
+        requested = head.header(b"access-control-request-method")
+        if requested is None or head.header(b"origin") is None:
+            return None
+        match = self.router.match(requested.decode("latin-1").strip().upper(), path, host)
+        if isinstance(match, Match) and any(isinstance(p, Cors) for p in match.route.payload.policies):
+            return match
+        return None
 
     def retire(self) -> None:
         for upstream in self.upstreams.values():

@@ -6,42 +6,88 @@ objects out, in the order a request meets them:
 IP rules first (a denied address learns nothing else); CORS before authentication so a browser's
 preflight, which carries no credentials, is answered; the rate limit after authentication so it
 can key on the user; identity headers last, from what was verified.
+
+What routes share lives in :class:`SharedPolicyState`; a reload hands it over to the new gateway
+when the relevant config is unchanged, so rate-limit buckets, verified-token caches and JWKS keys
+survive ``SIGHUP``.
 """
 
 from __future__ import annotations
 
+from portway.config.errors import ConfigError, ConfigProblem
 from portway.config.models import GatewayConfig, Route
 from portway.policies.api_key import ApiKeyAuthenticator
 from portway.policies.authentication import Authentication
 from portway.policies.authorize import Authorize
 from portway.policies.base import Policy
+from portway.policies.cors import Cors
 from portway.policies.identity_headers import IdentityHeaders
+from portway.policies.ip_filter import IpFilter
 from portway.policies.jwt_auth import JwtAuthenticator
+from portway.policies.rate_limit import RateLimit, Store, open_store
 
 
 class SharedPolicyState:
-    """What the routes of one gateway share: authenticators (and their caches, JWKS)."""
+    """What the routes of one gateway share: authenticators (caches, JWKS) and the rate-limit store."""
 
-    def __init__(self, config: GatewayConfig) -> None:
-        self.jwt = JwtAuthenticator(config.auth.jwt) if config.auth.jwt is not None else None
-        self.api_keys = (
-            ApiKeyAuthenticator(config.auth.api_keys) if config.auth.api_keys is not None else None
-        )
-        self.identity = IdentityHeaders(config.auth)
+    def __init__(self, config: GatewayConfig, previous: SharedPolicyState | None = None) -> None:
+        auth = config.auth
+        self.config = config
+        self.jwt: JwtAuthenticator | None
+        if previous is not None and previous.config.auth.jwt == auth.jwt:
+            self.jwt = previous.jwt
+        else:
+            self.jwt = JwtAuthenticator(auth.jwt) if auth.jwt is not None else None
+        self.api_keys = ApiKeyAuthenticator(auth.api_keys) if auth.api_keys is not None else None
+        self.identity = IdentityHeaders(auth)
         self.has_auth = self.jwt is not None or self.api_keys is not None
+        self._store: Store | None = None
+        self.store_inherited = False
+        if previous is not None and previous.config.rate_limit_store == config.rate_limit_store:
+            self._store = previous._store
+            self.store_inherited = True
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = open_store(self.config.rate_limit_store)
+        return self._store
 
     async def warm_up(self) -> None:
-        if self.jwt is not None and self.jwt.keys.jwks_url is not None:
+        if self.jwt is not None and self.jwt.keys.jwks_url is not None and self.jwt.keys.may_refresh():
             await self.jwt.keys.refresh()
 
+    async def aclose(self) -> None:
+        if self._store is not None:
+            await self._store.aclose()
 
-def build_chain(route: Route, config: GatewayConfig, shared: SharedPolicyState) -> tuple[Policy, ...]:
-    chain: list[Policy] = []
-    mode = route.auth_mode(shared.has_auth)
-    if mode != "none":
-        chain.append(Authentication(mode == "required", shared.jwt, shared.api_keys))
-    if route.roles or route.scopes:
-        chain.append(Authorize(route.roles, route.scopes))
-    if mode != "none":
-        chain.append(shared.identity)
+
+def build_chain(
+    index: int, route: Route, config: GatewayConfig, shared: SharedPolicyState, source: str
+) -> tuple[Policy, ...]:
+    """The route's policies; a policy that rejects its config becomes a located ConfigError."""
+    step = "ip"
+    try:
+        chain: list[Policy] = []
+        ip_rules = route.ip if route.ip is not None else config.ip
+        if ip_rules is not None and (ip_rules.allow or ip_rules.deny):
+            chain.append(IpFilter(ip_rules))
+        step = "cors"
+        cors = route.cors if route.cors is not None else config.cors
+        if cors:
+            chain.append(Cors(cors))
+        step = "auth"
+        mode = route.auth_mode(shared.has_auth)
+        if mode != "none":
+            chain.append(Authentication(mode == "required", shared.jwt, shared.api_keys))
+        step = "roles"
+        if route.roles or route.scopes:
+            chain.append(Authorize(route.roles, route.scopes))
+        step = "rate_limit"
+        if route.rate_limit:
+            chain.append(RateLimit(route.rate_limit, shared.store, route=route.display_name))
+        if mode != "none":
+            chain.append(shared.identity)
+    except ValueError as exc:
+        raise ConfigError([ConfigProblem(source, None, f"routes[{index}].{step}", str(exc))]) from None
     return tuple(chain)

@@ -66,7 +66,7 @@ class RunningServer:
                 if self.config_path is None:
                     raise ConfigError([])
                 config = load_config(self.config_path)
-            new = Gateway(config, self.sweeper, self.access_log)
+            new = Gateway(config, self.sweeper, self.access_log, self.gateway, str(self.config_path))
         except ConfigError as exc:
             log.error("reload refused, keeping the running config:\n%s", exc)
             return False
@@ -82,8 +82,15 @@ class RunningServer:
         self.config = config
         self.reloads += 1
         old.retire()
+        if not new.policy_state.store_inherited:
+            spawn(self._close_later(old), name="close the old rate-limit store")
         log.info("config reloaded (%d routes, %d upstreams)", len(config.routes), len(config.upstreams))
         return True
+
+    async def _close_later(self, old: Gateway) -> None:
+        # Requests still running on the old gateway may use its store until they finish.
+        await asyncio.sleep(self.config.shutdown_grace)
+        await old.policy_state.aclose()
 
     async def drain(self) -> None:
         state = self.state
@@ -104,6 +111,7 @@ class RunningServer:
         self.sweeper.stop()
         self.gateway.retire()
         await cancel_all()
+        await self.gateway.policy_state.aclose()
         if self.access_log is not None:
             self.access_log.close()
         self.stopped.set()
@@ -120,7 +128,7 @@ async def start(
     access_log = None
     if config.access_log.enabled:
         access_log = AccessLog(config.access_log.path, config.access_log.flush_interval)
-    gateway = Gateway(config, sweeper, access_log)
+    gateway = Gateway(config, sweeper, access_log, source=str(config_path or "<config>"))
     spawn(gateway.policy_state.warm_up(), name="policy warm-up")
     state = ServerState(gateway, config.limits, sweeper)
     if sock is None:
