@@ -113,7 +113,7 @@ run_row() {
     start_bg "row-${row//[^A-Za-z0-9]/_}" "$SUT_CPU" "$@"
     local pid=$BG_PID log="$TMP/row-${row//[^A-Za-z0-9]/_}.log" why
     if ! wait_http "http://127.0.0.1:$port/" 150 || ! alive "$pid"; then
-        unavailable "$row" "did not start: $(tail -c 200 "$log" 2>/dev/null)"
+        unavailable "$row" "did not start: $(why_failed "$log")"
     elif ! why=$(check_body "http://127.0.0.1:$port$path" '"ok":true' "${hdrs[@]}"); then
         unavailable "$row" "does not proxy: $why"
     elif [ "$hdrs_name" = AUTH ] && ! why=$(check_refused "http://127.0.0.1:$port$path" 401); then

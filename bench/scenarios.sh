@@ -7,7 +7,7 @@ start_portway() {
     local name=$1 config=$2 port=$3 path=$4 why
     start_bg "$name" "$SUT_CPU" $PORTWAY run "$config"
     if ! wait_http "http://127.0.0.1:$port/" 300 || ! alive "$BG_PID"; then
-        why="did not start: $(tail -c 200 "$TMP/$name.log" 2>/dev/null | tr '\n' ' ')"
+        why="did not start: $(why_failed "$TMP/$name.log")"
     elif ! why=$(check_body "http://127.0.0.1:$port$path" '"ok":true'); then
         why="does not proxy: $why"
     else
