@@ -111,7 +111,8 @@ def table(rows: list[Row]) -> str:
     if flagged:
         lines.append(
             f"\n(!N%): the machine was N% busy with other work just before or after this row "
-            f"(more than {BUSY_FLAG}%), so its figures are lower than a quiet machine gives."
+            f"(more than {BUSY_FLAG}%): unless the run had BENCH_PRIORITY (see settings), its "
+            f"figures are lower than a quiet machine gives."
         )
     return "\n".join(lines)
 

@@ -83,7 +83,7 @@ trap 'exit 143' TERM
     printf 'aiohttp / uvloop\t%s\n' "$("$PY" -c 'import aiohttp, uvloop; print(aiohttp.__version__, "/", uvloop.__version__)')"
     printf 'express stack\t%s\n' "$(cd bench/express && node -p "['express','http-proxy-middleware','express-rate-limit','jsonwebtoken','morgan','uuid'].map(p => p + ' ' + JSON.parse(require('fs').readFileSync('node_modules/' + p + '/package.json')).version).join(', ')")"
     printf 'portway\t%s\n' "$(git rev-parse --short HEAD 2>/dev/null)$([ -z "$(git status --porcelain -- src/portway 2>/dev/null)" ] || echo " + uncommitted src/portway changes")"
-    printf 'settings\t%s\n' "wrk -t1 -c64 -d${BENCH_SECONDS}s after ${BENCH_WARMUP}s warm-up; SUT on core $SUT_CPU, wrk + upstream on core $LOAD_CPU; $(date -u +%Y-%m-%dT%H:%MZ)"
+    printf 'settings\t%s\n' "wrk -t1 -c64 -d${BENCH_SECONDS}s after ${BENCH_WARMUP}s warm-up; SUT on core $SUT_CPU, wrk + upstream on core $LOAD_CPU${BENCH_PRIORITY:+; BENCH_PRIORITY (autogroup nice -10)}; $(date -u +%Y-%m-%dT%H:%MZ)"
 } >"$FACTS"
 
 # ---------------------------------------------------------------------------------------------
