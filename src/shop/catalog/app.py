@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from shop.catalog import consumers
 from shop.catalog.models import Product
-from shop.catalog.schemas import ProductIn, ProductOut, ProductUpdate, StockAdjustment
+from shop.catalog.schemas import MAX_CENTS, MAX_STOCK, ProductIn, ProductOut, ProductUpdate, StockAdjustment
 from shop.common.identity import Admin
 from shop.common.pagination import Page, Pagination
 from shop.common.problems import Problem
@@ -30,8 +30,8 @@ async def list_products(
     session: DbSession,
     page: Pagination,
     q: Annotated[str | None, Query(max_length=100, description="Part of the name or SKU")] = None,
-    min_price: Annotated[int | None, Query(ge=0, description="In cents")] = None,
-    max_price: Annotated[int | None, Query(ge=0, description="In cents")] = None,
+    min_price: Annotated[int | None, Query(ge=0, le=MAX_CENTS, description="In cents")] = None,
+    max_price: Annotated[int | None, Query(ge=0, le=MAX_CENTS, description="In cents")] = None,
     in_stock: Annotated[bool | None, Query(description="Only products with stock (true) or without")] = None,
     sort: Literal["name", "price", "newest"] = "name",
 ) -> Page[ProductOut]:
@@ -95,12 +95,12 @@ async def adjust_stock(
         await _get(session, product_id)
         result = await session.execute(
             update(Product)
-            .where(Product.id == product_id, Product.stock + body.delta >= 0)
+            .where(Product.id == product_id, (Product.stock + body.delta).between(0, MAX_STOCK))
             .values(stock=Product.stock + body.delta)
             .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise Problem(409, "Stock cannot go below zero")
+            raise Problem(409, f"Stock must stay between 0 and {MAX_STOCK}")
     async with session.begin():
         return ProductOut.model_validate(await session.get(Product, product_id, populate_existing=True))
 

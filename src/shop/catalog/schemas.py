@@ -11,8 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 Sku = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Description = Annotated[str, Field(max_length=5000)]
-Cents = Annotated[int, Field(ge=0, le=100_000_000)]
-Stock = Annotated[int, Field(ge=0, le=1_000_000_000)]
+MAX_CENTS = 100_000_000
+MAX_STOCK = 1_000_000_000  # well inside a 32-bit INTEGER column, whatever the adjustments add up to
+Cents = Annotated[int, Field(ge=0, le=MAX_CENTS)]
+Stock = Annotated[int, Field(ge=0, le=MAX_STOCK)]
 
 
 class ProductIn(BaseModel):
@@ -32,7 +34,7 @@ class ProductUpdate(BaseModel):
 class StockAdjustment(BaseModel):
     """A relative change, so that it cannot undo a reservation made since the caller last looked."""
 
-    delta: Annotated[int, Field(ge=-1_000_000_000, le=1_000_000_000)]
+    delta: Annotated[int, Field(ge=-MAX_STOCK, le=MAX_STOCK)]
 
 
 class ProductOut(BaseModel):

@@ -1,4 +1,4 @@
-"""Shop services as real processes on unix sockets."""
+"""Shop services as real processes, on unix sockets (like ``portway up``) or loopback TCP ports."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ from shop.testing.waiting import eventually
 
 
 class ServiceProcess:
-    """A shop service as its own process, listening on a unix socket in ``run_dir``."""
+    """A shop service as its own process, on a unix socket in ``run_dir`` or, given ``port``, on TCP."""
 
-    def __init__(self, name: str, run_dir: Path, env: Mapping[str, str]) -> None:
+    def __init__(self, name: str, run_dir: Path, env: Mapping[str, str], *, port: int | None = None) -> None:
         self.name = name
         self.socket = run_dir / f"{name}.sock"
+        self.port = port
         self.log_path = run_dir / f"{name}.log"
         self.env = {**os.environ, **env}
         self.process: subprocess.Popen[bytes] | None = None
@@ -31,15 +32,22 @@ class ServiceProcess:
     def start(self) -> None:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", f"shop.{self.name}", "--uds", str(self.socket)],
+                [sys.executable, "-m", f"shop.{self.name}", *self._listen_args()],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
 
+    def _listen_args(self) -> list[str]:
+        return ["--port", str(self.port)] if self.port else ["--uds", str(self.socket)]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}" if self.port else f"http://{self.name}"
+
     def client(self, **kwargs: object) -> httpx.AsyncClient:
-        transport = httpx.AsyncHTTPTransport(uds=str(self.socket))
-        return httpx.AsyncClient(transport=transport, base_url=f"http://{self.name}", **kwargs)  # type: ignore[arg-type]
+        transport = httpx.AsyncHTTPTransport(uds=None if self.port else str(self.socket))
+        return httpx.AsyncClient(transport=transport, base_url=self.base_url, **kwargs)  # type: ignore[arg-type]
 
     async def wait_ready(self, within: float = 30.0) -> None:
         async def ready() -> bool:
