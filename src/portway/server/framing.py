@@ -7,7 +7,8 @@ names and values. What remains, and is refused here before anything is forwarded
 - Transfer-Encoding in an HTTP/1.0 request (RFC 9112 §6.1: faulty framing) → 400;
 - a version other than HTTP/1.0 or 1.1 → 505;
 - HTTP/1.1 without exactly one Host header (RFC 9112 §3.2) → 400;
-- an ``Expect`` other than ``100-continue`` → 417; ``CONNECT`` (this is no forward proxy) → 405.
+- an ``Expect`` other than ``100-continue`` → 417; ``CONNECT`` (this is no forward proxy) → 405;
+- an ``Upgrade`` request with a body (the parser does not read it) → 400.
 Each refusal also closes the connection, since what follows on it can no longer be trusted.
 """
 
@@ -49,3 +50,7 @@ def check_framing(head: RequestHead) -> None:
             head.expect_continue = head.version == "1.1"
     if hosts > 1 or (hosts == 0 and head.version == "1.1"):
         raise Refusal(400, "an HTTP/1.1 request needs exactly one Host header")
+    if head.upgrade and head.has_body:
+        # httptools stops at an upgrade request's head, so its body would be read as the next
+        # request here while the upstream waits for it: the two sides would disagree on framing.
+        raise Refusal(400, "an Upgrade request cannot carry a body")
