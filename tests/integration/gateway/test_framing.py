@@ -52,6 +52,11 @@ CASES = {
     "http-1-2": (b"GET /x HTTP/1.2\r\nHost: gw\r\n\r\n", 400),  # llhttp: not a version it knows
     "http-0-9": (b"GET /x\r\n\r\n", 505),
     "expect-unknown": (b"GET /x HTTP/1.1\r\nHost: gw\r\nExpect: 200-ok\r\n\r\n", 417),
+    "upgrade-with-body": (
+        b"POST /x HTTP/1.1\r\nHost: gw\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nContent-Length: 34\r\n\r\n"
+        b"GET /smuggled HTTP/1.1\r\nHost: gw\r\n\r\n",
+        400,
+    ),
     "connect": (b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 405),
     "nul-in-header": (b"GET /x HTTP/1.1\r\nHost: gw\r\nX-A: a\x00b\r\n\r\n", 400),
     "invalid-header-name": (b"GET /x HTTP/1.1\r\nHost: gw\r\nX(A): b\r\n\r\n", 400),
