@@ -1,5 +1,7 @@
 """Test harness over real loopback sockets (STYLE.md §10), shipped so users can test their configs.
 
+- :func:`gateway_process` runs ``python -m portway run`` in a subprocess (signals, workers, RSS).
+
 - :func:`run_gateway` starts a gateway in the running event loop on ``127.0.0.1:0`` and always
   drains it on exit.
 - :func:`upstream_server` is a small real HTTP/1.1 server (TCP or unix socket) whose handler gets
@@ -12,8 +14,10 @@ import asyncio
 import contextlib
 import itertools
 import json
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from portway.config import GatewayConfig
@@ -195,3 +199,89 @@ async def upstream_server(
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(2):
                 await upstream.server.wait_closed()
+
+
+class GatewayProcess:
+    """``python -m portway run`` in a subprocess, for what only a real process shows: signals,
+    workers, RSS. Its stderr is collected line by line; ``port`` is read from its startup log."""
+
+    def __init__(self, config_path: Path, *args: str) -> None:
+        self.config_path = config_path
+        self.args = args
+        self.proc: asyncio.subprocess.Process | None = None
+        self.lines: list[str] = []
+        self.port = 0
+        self._new_line = asyncio.Event()
+        self._reader: asyncio.Task[None] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    async def start(self, within: float = 15.0) -> GatewayProcess:
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "portway", "run", str(self.config_path), "--log-level", "info", *self.args,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        self._reader = asyncio.create_task(self._read_stderr())
+        line = await self.wait_for_line("listening on http://", within=within)
+        self.port = int(line.rsplit(":", 1)[1].strip())
+        return self
+
+    async def _read_stderr(self) -> None:
+        assert self.proc is not None and self.proc.stderr is not None
+        while line := await self.proc.stderr.readline():
+            self.lines.append(line.decode(errors="replace").rstrip())
+            self._new_line.set()
+        self._new_line.set()
+
+    async def wait_for_line(self, fragment: str, within: float = 10.0, start: int = 0) -> str:
+        """The first stderr line (from index ``start``) containing ``fragment``."""
+        async with asyncio.timeout(within):
+            while True:
+                for line in self.lines[start:]:
+                    if fragment in line:
+                        return line
+                if self._reader is not None and self._reader.done():
+                    raise AssertionError(f"gateway exited without logging {fragment!r}:\n{self.stderr}")
+                self._new_line.clear()
+                await self._new_line.wait()
+
+    @property
+    def stderr(self) -> str:
+        return "\n".join(self.lines)
+
+    def signal(self, signum: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signum)
+
+    async def wait(self, within: float = 10.0) -> int:
+        assert self.proc is not None
+        async with asyncio.timeout(within):
+            code = await self.proc.wait()
+        if self._reader is not None:
+            await self._reader
+        return code
+
+    async def stop(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+        if self._reader is not None:
+            await self._reader
+
+
+@contextlib.asynccontextmanager
+async def gateway_process(
+    config: dict[str, Any], tmp_path: Path, *args: str
+) -> AsyncIterator[GatewayProcess]:
+    """Write ``config`` (JSON is YAML) to ``tmp_path/portway.yaml`` and run it on 127.0.0.1:0."""
+    path = tmp_path / "portway.yaml"
+    config = {"listen": "127.0.0.1:0", "access_log": {"enabled": False}} | config
+    path.write_text(json.dumps(config, indent=2))
+    process = GatewayProcess(path, *args)
+    try:
+        yield await process.start()
+    finally:
+        await process.stop()
