@@ -29,6 +29,7 @@ GATEWAY_SET = frozenset(
         b"x-forwarded-proto",
         b"x-forwarded-host",
         b"forwarded",
+        b"proxy",  # httpoxy: CGI-style back ends turn it into HTTP_PROXY
     }
 )
 

@@ -13,7 +13,7 @@ import pytest
 
 from portway.testing import UpstreamRequest, UpstreamResponse, UpstreamServer, run_gateway, upstream_server
 
-from .wire import RawClient, route_config
+from .wire import RawClient, get, route_config
 
 HEX_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -272,3 +272,15 @@ async def test_upgrade_offer_answered_by_the_gateway_keeps_the_connection_usable
         assert (await client.read_response()).status == 400
         assert (await client.read_response()).status == 200
         assert [r.target for r in up.requests] == ["/second", "/third"]
+
+
+async def test_proxy_request_header_is_never_forwarded() -> None:
+    """httpoxy (CVE-2016-5385): a `Proxy:` header becomes HTTP_PROXY in CGI-style back ends."""
+    async with upstream_server() as up, run_gateway(route_config(up.address)) as gw:
+        client = await RawClient.connect(gw.port)
+        try:
+            response = await client.request(get("/api/x", extra="Proxy: http://evil.example:3128\r\n"))
+        finally:
+            await client.close()
+    assert response.status == 200
+    assert up.requests[0].header("proxy") is None
