@@ -1,9 +1,9 @@
-"""The whole shop as processes, and a client for its public API (``/api/...``).
+"""The whole shop as processes, and clients for its public API (``/api/...``).
 
-:class:`DirectShopApi` plays the gateway's part until a test puts the real gateway in front: it
-routes ``/api/<prefix>/`` with the rewrites of ``examples/shop/portway.yaml``, verifies the bearer
-token against the users service's JWKS, and sets the identity headers the gateway would set. A
-gateway-fronted client only has to offer the same :class:`ShopApi` method.
+:class:`GatewayShopApi` goes through a real gateway. :class:`DirectShopApi` plays the gateway's part
+where a test needs none (crash tests that kill services): it routes ``/api/<prefix>/`` with the
+rewrites of ``examples/shop/portway.yaml``, verifies the bearer token against the users service's
+JWKS, and sets the identity headers the gateway would set.
 """
 
 from __future__ import annotations
@@ -79,6 +79,22 @@ class ShopStack:
         if process.returncode != 0:
             raise AssertionError(f"python -m shop.seed failed:\n{output.decode()}")
         return output.decode()
+
+
+class GatewayShopApi:
+    """The public API through a running gateway: the token goes as ``Authorization: Bearer``."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+
+    async def request(
+        self, method: str, path: str, *, token: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        headers = dict(kwargs.pop("headers", {}))
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=10.0) as client:
+            return await client.request(method, path, headers=headers, **kwargs)
 
 
 class DirectShopApi:
