@@ -128,7 +128,12 @@ class Exchange:
         of the chain to a coroutine while the client's body is held back."""
         policies = self.route.policies
         for index, policy in enumerate(policies):
-            result = policy.request(self)
+            try:
+                result = policy.request(self)
+            except Exception:  # a faulty policy is contained: this request gets a 500, nothing else
+                log.exception("policy %s failed for request %s", policy.name, self.head.request_id)
+                self._deny(Denial(500, "the gateway could not evaluate this request"))
+                return
             if result is None:
                 continue
             if isinstance(result, Denial):
@@ -155,7 +160,13 @@ class Exchange:
                 self._deny(denial)
                 return
             while index < len(policies):
-                result = policies[index].request(self)
+                try:
+                    result = policies[index].request(self)
+                except Exception:
+                    log.exception(
+                        "policy %s failed for request %s", policies[index].name, self.head.request_id
+                    )
+                    result = Denial(500, "the gateway could not evaluate this request")
                 index += 1
                 if result is None:
                     continue

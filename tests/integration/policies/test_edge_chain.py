@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from portway.routing import MethodNotAllowed
 from portway.testing import gateway_process, run_gateway, upstream_server
 
 
@@ -112,3 +113,27 @@ async def test_two_gateway_processes_sharing_redis_let_exactly_the_limit_through
     assert statuses.count(200) == 100
     assert statuses.count(429) == 50
     assert len(up.requests) == 100
+
+
+class _Broken:
+    name = "broken"
+
+    def request(self, ctx: object) -> None:
+        raise RuntimeError("a bug in a policy")
+
+
+async def test_a_failing_policy_gets_a_500_problem_and_the_gateway_keeps_serving(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with upstream_server() as up, run_gateway(_config(up.address)) as gw, _client(gw.port) as client:
+        route = gw.gateway.router.match("GET", "/api/x")
+        assert route is not None and not isinstance(route, MethodNotAllowed)
+        object.__setattr__(route.route.payload, "policies", (_Broken(),))
+        broken = await client.get("/api/x")
+        object.__setattr__(route.route.payload, "policies", ())
+        healthy = await client.get("/api/x")
+    assert broken.status_code == 500
+    assert broken.json()["request_id"] == broken.headers["x-request-id"]
+    assert "a bug in a policy" in caplog.text
+    assert healthy.status_code == 200
+    assert len(up.requests) == 1
