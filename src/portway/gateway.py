@@ -55,6 +55,7 @@ class Gateway:
         self.access_log = access_log
         self.draining = False
         self.allow_encoded_slash = config.paths.allow_encoded_slash
+        self.allow_semicolon = config.paths.allow_semicolon
         self.upstreams = {name: Upstream(name, up, sweeper) for name, up in config.upstreams.items()}
         inherited = previous.policy_state if previous is not None else None
         self.policy_state: SharedPolicyState = SharedPolicyState(config, inherited)
@@ -108,7 +109,7 @@ class Gateway:
     def handle(self, head: RequestHead, conn: HttpConnection) -> Handler:
         try:
             raw_path, query = split_target(head.target)
-            path = normalize_path(raw_path, self.allow_encoded_slash)
+            path = normalize_path(raw_path, self.allow_encoded_slash, self.allow_semicolon)
         except BadTarget as exc:
             conn.refuse(400, str(exc), head)
             return ANSWERED

@@ -60,6 +60,7 @@ class Paths(Model):
     """Path normalisation rules applied before routing."""
 
     allow_encoded_slash: bool = False
+    allow_semicolon: bool = False  # ';' (matrix parameters) in paths; off: back ends disagree on it
 
 
 class Timeouts(Model):

@@ -5,7 +5,10 @@ Rules (RFC 3986 §6.2.2 and §5.2.4), in order:
 2. Percent-encoded *unreserved* characters are decoded (``%61`` → ``a``, ``%2e`` → ``.``); every
    other escape is kept, with its hex digits upper-cased.
 3. An encoded ``/`` (``%2F``) or ``\\`` (``%5C``) is refused unless allowed, since back-ends disagree
-   on whether it separates segments; an encoded or raw NUL and other control bytes are always refused.
+   on whether it separates segments; an encoded or raw NUL and other control bytes are always refused,
+   and so is a raw ``\\`` (some servers read it as ``/``). A ``;`` is refused unless allowed: Tomcat
+   and Spring strip ``;params`` from segments, so ``/api/admin;x`` would reach a route the gateway
+   never matched.
 4. Empty segments (``//``) collapse; ``.`` and ``..`` segments are removed, never climbing above ``/``.
 So ``/api/public/../admin``, ``/api/public/%2e%2e/admin`` and ``/api//admin`` all become ``/api/admin``
 and are routed (and forwarded) as such.
@@ -46,10 +49,14 @@ def split_target(target: bytes) -> tuple[bytes, bytes]:
     return path, query
 
 
-def normalize_path(path: bytes, allow_encoded_slash: bool = False) -> str:
+def normalize_path(path: bytes, allow_encoded_slash: bool = False, allow_semicolon: bool = False) -> str:
     """Return the normalised path as text (ASCII; non-ASCII stays percent-encoded)."""
     if _CONTROL.search(path):
         raise BadTarget("control characters in the path")
+    if b"\\" in path:
+        raise BadTarget("'\\' in the path")
+    if not allow_semicolon and b";" in path:
+        raise BadTarget("';' in the path")
     if b"%" in path:
         if _BAD_ESCAPE.search(path):
             raise BadTarget("malformed percent-encoding in the path")

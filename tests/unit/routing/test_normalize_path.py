@@ -90,3 +90,13 @@ def test_split_target(target: bytes, path: bytes, query: bytes) -> None:
 def test_split_target_refuses_other_forms(target: bytes) -> None:
     with pytest.raises(BadTarget):
         split_target(target)
+
+
+@pytest.mark.parametrize("raw", [b"/api/admin;jsessionid=x", b"/api/admin;/x", b"/api/a\\..\\admin"])
+def test_semicolon_and_backslash_are_refused_by_default(raw: bytes) -> None:
+    with pytest.raises(BadTarget):
+        normalize_path(raw)
+
+
+def test_semicolon_allowed_when_configured() -> None:
+    assert normalize_path(b"/a;v=1/b", allow_semicolon=True) == "/a;v=1/b"
