@@ -9,14 +9,12 @@ against sending it twice.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import DateTime, String, Text, Uuid
+from sqlalchemy import String, Text, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+from shop.common.db import UtcDateTime, utcnow
 
 
 class Base(DeclarativeBase):
@@ -44,4 +42,4 @@ class Notification(Base):
     body: Mapped[str] = mapped_column(Text)
     email: Mapped[str | None] = mapped_column(String(320), default=None)
     channel: Mapped[str] = mapped_column(String(20))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

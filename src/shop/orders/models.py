@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import DateTime, Enum, ForeignKey, Integer, String, Text, Uuid
+from sqlalchemy import Enum, ForeignKey, Integer, String, Text, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+from shop.common.db import UtcDateTime, utcnow
 
 
 class Base(DeclarativeBase):
@@ -40,8 +38,8 @@ class Order(Base):
     )
     total_cents: Mapped[int | None] = mapped_column(Integer, default=None)
     cancel_reason: Mapped[str | None] = mapped_column(String(300), default=None)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
     lines: Mapped[list[OrderLine]] = relationship(
         lazy="selectin", cascade="all, delete-orphan", order_by="OrderLine.product_id"
     )
@@ -64,4 +62,4 @@ class IdempotencyRecord(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int] = mapped_column(Integer)
     response_body: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

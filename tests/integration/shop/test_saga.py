@@ -92,6 +92,7 @@ async def test_an_order_is_confirmed_priced_and_notified(shop: Shop) -> None:
 
     order = await shop.settled(placed.json()["id"], carol)
     assert order["status"] == "CONFIRMED" and order["total_cents"] == 2500
+    assert order["created_at"].endswith("Z") and order["updated_at"].endswith("Z")  # read back as UTC
     assert order["lines"] == [{"product_id": mug, "quantity": 2, "unit_price_cents": 1250}]
     assert await shop.stock(mug) == 3
     kinds = {n["kind"] for n in await shop.notifications_of(carol, 2)}

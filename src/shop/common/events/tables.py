@@ -11,6 +11,8 @@ from __future__ import annotations
 from alembic import op
 from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, Text
 
+from shop.common.db import UtcDateTime
+
 EVENTS_METADATA = MetaData()
 
 _Seq = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER keys only
@@ -22,7 +24,7 @@ outbox = Table(
     Column("event_id", String(36), nullable=False, unique=True),
     Column("topic", String(200), nullable=False),
     Column("envelope", Text, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
 )
 
 processed_events = Table(
@@ -33,7 +35,7 @@ processed_events = Table(
     Column("topic", String(200), nullable=False),
     Column("outcome", String(20), nullable=False),
     Column("error", Text, nullable=True),
-    Column("processed_at", DateTime(timezone=True), nullable=False),
+    Column("processed_at", UtcDateTime, nullable=False),
 )
 
 
