@@ -36,6 +36,7 @@ from portway.local.status import RequestCounter, StatusTable, report_changes
 from portway.local.supervisor import StartupFailed, State, Supervisor
 from portway.server.listener import sock_address
 from portway.server.serve import RunningServer, start
+from portway.tasks import spawn
 
 SERVICE_GRACE = 10.0
 
@@ -110,7 +111,7 @@ class LocalSystem:
     async def main(self) -> int:
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal closed
             loop.add_signal_handler(signum, stop.set)
         startup = asyncio.ensure_future(self._start())
         stopped = asyncio.ensure_future(stop.wait())
@@ -120,7 +121,7 @@ class LocalSystem:
                 startup.cancel()
                 return 130
             await startup  # raises what the startup raised
-            view = asyncio.ensure_future(self._view())
+            view = spawn(self._view(), name="status view")
             await stopped
             view.cancel()
             return 0

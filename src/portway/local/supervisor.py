@@ -165,6 +165,8 @@ class Supervisor:
         rest = [r for r in self.replicas if r.index > 1]
         for group in (first, rest):
             ready = [loop.create_future() for _ in group]
+            for future in ready:  # several may fail at once; the first is raised, the rest are seen
+                future.add_done_callback(lambda f: f.cancelled() or f.exception())
             for replica, future in zip(group, ready, strict=True):
                 self._tasks.append(spawn(self._supervise(replica, future), name=f"supervise {replica.name}"))
             await asyncio.gather(*ready)
@@ -258,6 +260,8 @@ class Supervisor:
         for replica in self.replicas:
             if replica.state is State.STOPPING:
                 replica.step(Event.EXITED, self.clock())
+            with contextlib.suppress(FileNotFoundError):
+                replica.socket.unlink()  # nothing answers there any more
 
 
 def render_command(parts: list[str], rundir: RunDir, values: dict[str, str] | None = None) -> list[str]:
