@@ -33,6 +33,8 @@ from portway.sweeper import Sweeper
 from portway.telemetry.access_log import AccessLog
 from portway.upstream import Upstream
 
+_ROUTE_CACHE_SIZE = 8192
+
 
 @dataclass(frozen=True, slots=True)
 class RouteRuntime:
@@ -56,6 +58,10 @@ class Gateway:
         self.draining = False
         self.allow_encoded_slash = config.paths.allow_encoded_slash
         self.allow_semicolon = config.paths.allow_semicolon
+        # (method, raw path, host) → (normalised path, match): most traffic repeats a small set of
+        # paths, and a hit skips normalisation and the tree walk. Cleared when full; per gateway,
+        # so a reload starts afresh. Only successful matches are kept (404 scans cannot fill it).
+        self._routes: dict[tuple[str, bytes, str | None], tuple[str, Match[RouteRuntime]]] = {}
         self.upstreams = {name: Upstream(name, up, sweeper) for name, up in config.upstreams.items()}
         inherited = previous.policy_state if previous is not None else None
         self.policy_state: SharedPolicyState = SharedPolicyState(config, inherited)
@@ -107,29 +113,31 @@ class Gateway:
         return any(address in network for network in self._trusted)
 
     def handle(self, head: RequestHead, conn: HttpConnection) -> Handler:
-        try:
-            raw_path, query = split_target(head.target)
-            path = normalize_path(raw_path, self.allow_encoded_slash, self.allow_semicolon)
-        except BadTarget as exc:
-            conn.refuse(400, str(exc), head)
-            return ANSWERED
-        host = None
-        if head.host and self.router.has_hosts:
-            name = head.host.lower()
-            if name[-1:].isdigit() and b":" in name and not name.endswith(b"]"):
-                name = name.rpartition(b":")[0]
-            host = name.decode("latin-1")
-        match = self.router.match(head.method, path, host)
-        if match is None:
-            conn.refuse(404, "no route matches this request", head)
-            return ANSWERED
-        if isinstance(match, MethodNotAllowed):
-            preflight = self._preflight_route(head, path, host)
-            if preflight is None:
-                allow = ", ".join(match.allow).encode()
-                conn.refuse(405, f"{head.method} is not allowed here", head, headers=[(b"allow", allow)])
+        target = head.target
+        if target[:1] == b"/" and b"#" not in target:
+            raw_path, _, query = target.partition(b"?")
+        else:
+            try:
+                raw_path, query = split_target(target)
+            except BadTarget as exc:
+                conn.refuse(400, str(exc), head)
                 return ANSWERED
-            match = preflight
+        host = self._host(head.host) if head.host and self.router.has_hosts else None
+        key = (head.method, raw_path, host)
+        cached = self._routes.get(key)
+        if cached is None:
+            try:
+                path = normalize_path(raw_path, self.allow_encoded_slash, self.allow_semicolon)
+            except BadTarget as exc:
+                conn.refuse(400, str(exc), head)
+                return ANSWERED
+            found = self.router.match(head.method, path, host)
+            if not isinstance(found, Match):
+                return self._unrouted(head, conn, path, host, found)
+            if len(self._routes) >= _ROUTE_CACHE_SIZE:
+                self._routes.clear()
+            self._routes[key] = cached = (path, found)
+        path, match = cached
         route = match.route.payload
         if (
             route.max_body is not None
@@ -141,6 +149,36 @@ class Gateway:
         exchange = Exchange(self, head, conn, route, path, match.upstream_path, query)
         exchange.start()
         return exchange
+
+    def _unrouted(
+        self,
+        head: RequestHead,
+        conn: HttpConnection,
+        path: str,
+        host: str | None,
+        found: MethodNotAllowed | None,
+    ) -> Handler:
+        if found is None:
+            conn.refuse(404, "no route matches this request", head)
+            return ANSWERED
+        preflight = self._preflight_route(head, path, host)
+        if preflight is None:
+            allow = ", ".join(found.allow).encode()
+            conn.refuse(405, f"{head.method} is not allowed here", head, headers=[(b"allow", allow)])
+            return ANSWERED
+        route = preflight.route.payload
+        exchange = Exchange(
+            self, head, conn, route, path, preflight.upstream_path, head.target.partition(b"?")[2]
+        )
+        exchange.start()
+        return exchange
+
+    @staticmethod
+    def _host(raw: bytes) -> str:
+        name = raw.lower()
+        if name[-1:].isdigit() and b":" in name and not name.endswith(b"]"):
+            name = name.rpartition(b":")[0]
+        return name.decode("latin-1")
 
     def _preflight_route(self, head: RequestHead, path: str, host: str | None) -> Match[RouteRuntime] | None:
         """A CORS preflight is an OPTIONS request about another method: route it by that method

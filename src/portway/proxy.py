@@ -30,6 +30,18 @@ if TYPE_CHECKING:
 log = logging.getLogger("portway.proxy")
 
 _NO_BODY_STATUS = frozenset({204, 304})
+_CONNECTION_OPTIONS = frozenset({b"close", b"keep-alive"})
+
+
+def _without(parts: list[bytes], names: frozenset[bytes]) -> list[bytes]:
+    """Header lines (as 4-part groups: name, ': ', value, CRLF) minus those whose name is listed."""
+    out: list[bytes] = []
+    for i in range(0, len(parts), 4):
+        if parts[i].lower() not in names:
+            out += parts[i : i + 4]
+    return out
+
+
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 # What the client is told; the specifics (which target, which errno) go to the gateway's log only.
 _PUBLIC_DETAIL = {
@@ -346,22 +358,26 @@ class Exchange:
         if status == 101 and not head.upgrade:
             self._fail(GatewayError("upstream switched protocols unasked"), status=502)
             return
-        named = connection_tokens(headers, lower=False)
         parts = [b"HTTP/1.1 %d %b\r\n" % (status, reason or default_reason(status))]
         content_length = None
         chunked = False
         upgrade = b""
+        named: frozenset[bytes] = frozenset()
         for name, value in headers:
             lname = name.lower()
             if lname == b"content-length":
                 content_length = value
-            elif lname in HOP_BY_HOP or lname in named or lname == b"x-request-id":
+            elif lname in HOP_BY_HOP or lname == b"x-request-id":
                 if lname == b"transfer-encoding":
                     chunked = True
                 elif lname == b"upgrade":
                     upgrade = value
+                elif lname == b"connection" and value.lower() not in _CONNECTION_OPTIONS:
+                    named = connection_tokens(headers, lower=False) - _CONNECTION_OPTIONS
                 continue
             parts += (name, b": ", value, b"\r\n")
+        if named:  # rare: the upstream named its own hop-by-hop headers; drop them too
+            parts = [parts[0], *_without(parts[1:], named)]
         parts += (b"x-request-id: ", head.request_id.encode(), b"\r\n")
         for name, value in self.response_headers:
             parts += (name, b": ", value, b"\r\n")

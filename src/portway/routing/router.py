@@ -38,7 +38,7 @@ class _Node(Generic[T]):
     exact: list[RouteSpec[T]] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ is several times slower
 class Match(Generic[T]):
     route: RouteSpec[T]
     upstream_path: str
