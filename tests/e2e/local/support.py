@@ -23,14 +23,8 @@ TINY_SERVICE = Path(__file__).with_name("tiny_service.py")
 
 
 def shop_config(directory: Path, **replicas: int) -> Path:
-    """examples/shop/portway.yaml with more replicas of some services."""
+    """examples/shop/portway.yaml with more replicas of some services (nothing else changed)."""
     doc = yaml.safe_load(SHOP_CONFIG.read_text())
-    # The file gives each upstream `health:` and `retries:` for resilience work the gateway does not
-    # have yet, so today it fails `portway check` as it stands; dropped here so that these tests check
-    # `portway up` rather than that gap (remove once the keys exist or leave the file).
-    for upstream in doc["upstreams"].values():
-        upstream.pop("health", None)
-        upstream.pop("retries", None)
     for name, count in replicas.items():
         doc["services"][name]["replicas"] = count
     path = directory / "shop.yaml"

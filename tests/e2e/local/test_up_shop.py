@@ -3,7 +3,7 @@ the gateway and its admin are the only TCP listeners of the whole process tree, 
 under load is restarted and no GET fails, and SIGTERM leaves no process behind.
 
 One `portway up` serves the module (a start costs seconds); the tests run in file order and the last
-one stops it. The config is examples/shop/portway.yaml with two catalog replicas (see ``shop_config``).
+one stops it. The config is examples/shop/portway.yaml with two catalog replicas, nothing else changed.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-import yaml
+
+from portway.config import load_config
 
 from .support import SHOP_CONFIG, PortwayUp, alive, cmdline, listening_tcp, process_tree, shop_config
 
@@ -34,9 +35,9 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PortwayUp]:
         up.cleanup()
 
 
-def test_the_shop_config_runs_every_service() -> None:
-    doc = yaml.safe_load(SHOP_CONFIG.read_text())
-    assert set(doc["services"]) == set(doc["upstreams"]) == {"users", "catalog", "orders", "notifications"}
+def test_the_shop_config_loads_and_runs_every_service() -> None:
+    config = load_config(SHOP_CONFIG, {"PORTWAY_RUN_DIR": "/tmp/portway-shop"})
+    assert set(config.services) == set(config.upstreams) == {"users", "catalog", "orders", "notifications"}
 
 
 def test_the_printed_quickstart_places_an_order_that_gets_confirmed(shop: PortwayUp) -> None:
