@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import sqlite3
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,8 +14,9 @@ import httpx
 import jwt
 import pytest
 
-from shop.testing import identity_headers, serve_asgi, settings_for
+from shop.testing import eventually, identity_headers, serve_asgi, settings_for
 from shop.users.app import create_app
+from shop.users.tokens import KeyFile
 
 ALICE = {"email": "Alice@Example.com", "password": "correct horse", "name": "Alice"}
 
@@ -94,10 +99,6 @@ ALICE_ID = "00000000-0000-4000-8000-000000000001"
 
 
 async def test_registration_publishes_user_registered(tmp_path: Path) -> None:
-    import sqlite3
-
-    from shop.testing import eventually
-
     async with serve_asgi(create_app(settings_for("users", tmp_path)), "users") as client:
         alice = await register(client)
 
@@ -108,3 +109,21 @@ async def test_registration_publishes_user_registered(tmp_path: Path) -> None:
         [(topic, raw)] = await eventually(published, what="the outbox to ship")
     assert topic == "users.user_registered"
     assert json.loads(raw)["data"] == {"user_id": alice["id"], "email": "alice@example.com", "name": "Alice"}
+
+
+async def test_rotate_key_command_keeps_the_old_key_published(tmp_path: Path) -> None:
+    key_file = tmp_path / "keys.json"
+    old = KeyFile(key_file, token_ttl=900).ring().active.kid
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "shop.users",
+        "rotate-key",
+        env={**os.environ, "USERS_SIGNING_KEY_FILE": str(key_file)},
+        stdout=asyncio.subprocess.PIPE,
+    )
+    output, _ = await process.communicate()
+    assert process.returncode == 0
+    ring = KeyFile(key_file, token_ttl=900).ring()
+    assert ring.active.kid != old and ring.active.kid in output.decode()
+    assert {k["kid"] for k in ring.jwks()["keys"]} == {old, ring.active.kid}
