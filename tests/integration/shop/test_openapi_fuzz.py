@@ -1,7 +1,9 @@
 """Each service, as a real process, against property-based requests generated from its own OpenAPI.
 
 Requests carry an admin identity (as the gateway would set it) so that they reach past the identity
-check into the handlers; schemathesis varies everything else. A 5xx is a failure.
+check into the handlers; schemathesis varies everything else. A 5xx is a failure, and so is a
+response the OpenAPI does not describe (status code, content type or body schema): the documents
+must be complete.
 """
 
 from __future__ import annotations
@@ -17,11 +19,17 @@ from pathlib import Path
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from shop.testing import SERVICES, ServiceProcess, identity_headers
 
 ADMIN = identity_headers(str(uuid.uuid4()), role="admin")
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
 def _free_port() -> int:
@@ -53,8 +61,6 @@ def test_no_request_makes_the_service_fail(service: ServiceProcess) -> None:
         @given(case=operation.as_strategy())
         @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def no_server_error(case: schemathesis.Case) -> None:
-            case.call_and_validate(
-                base_url=service.base_url, headers=ADMIN, checks=[not_a_server_error], timeout=10
-            )
+            case.call_and_validate(base_url=service.base_url, headers=ADMIN, checks=CHECKS, timeout=10)
 
         no_server_error()
