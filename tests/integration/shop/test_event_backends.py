@@ -5,11 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from sqlalchemy import func, insert, select
 
-from shop.common.events import Envelope, Event, EventBackend, backend_from_url
+from shop.catalog.app import MIGRATIONS
+from shop.common.db import Database
+from shop.common.events import Envelope, Event, EventBackend, EventBus, backend_from_url
+from shop.common.events.sqlite_log import SqliteLog
+from shop.common.events.tables import processed_events
+from shop.common.metrics import Metrics
+from shop.common.migrations import upgrade_to_head
 from shop.testing import eventually
 
 
@@ -125,3 +134,54 @@ async def test_replicas_of_a_group_share_the_events(backend: EventBackend) -> No
 
 async def test_ping_reports_the_broker_reachable(backend: EventBackend) -> None:
     await backend.ping()
+
+
+async def test_pruning_keeps_what_a_group_has_not_handled(tmp_path: Path) -> None:
+    log = SqliteLog(tmp_path / "events.db")
+    await log.connect()
+    try:
+        seen: list[int] = []
+
+        async def handle(envelope: Envelope) -> None:
+            seen.append(envelope.open(Ping).n)
+
+        await log.send(envelopes(1, 2, 3))
+        async with consuming(log, "fast", handle):
+            await eventually(lambda: _at_least(seen, 3))  # type: ignore[arg-type]
+        assert await log.prune(older_than=-1) == 3  # everything is old, and "fast" handled it all
+
+        await log.send(envelopes(4, 5))
+        async with consuming(log, "slow", _never_succeeds):  # "slow" holds its cursor before event 4
+            await asyncio.sleep(0.3)
+        assert await log.prune(older_than=-1) == 0
+        assert await log.prune(older_than=3600) == 0  # and nothing is old yet anyway
+    finally:
+        await log.close()
+
+
+async def _never_succeeds(envelope: Envelope) -> None:
+    raise RuntimeError("stuck")
+
+
+async def test_the_bus_forgets_old_processed_marks(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'catalog.db'}")
+    await upgrade_to_head(db, MIGRATIONS)
+    bus = EventBus(db, SqliteLog(tmp_path / "events.db"), Metrics())
+    await bus.backend.connect()
+    now = datetime.now(UTC)
+    async with db.sessions() as session, session.begin():
+        for age_days, event_id in ((30, "old"), (0, "new")):
+            await session.execute(
+                insert(processed_events).values(
+                    consumer_group="g",
+                    event_id=event_id,
+                    topic="t",
+                    outcome="handled",
+                    processed_at=now - timedelta(days=age_days),
+                )
+            )
+    await bus.prune()
+    async with db.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(processed_events)) == 1
+    await bus.close()
+    await db.close()

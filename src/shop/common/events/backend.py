@@ -15,6 +15,9 @@ from urllib.parse import urlsplit
 
 from shop.common.events.envelope import Envelope
 
+RETENTION_SECONDS = 7 * 24 * 3600.0
+"""How long delivered events (and consumers' processed marks) are kept."""
+
 Handler = Callable[[Envelope], Awaitable[None]]
 """Handles one delivery; returning acknowledges it, raising asks for redelivery later."""
 
@@ -32,6 +35,9 @@ class EventBackend(Protocol):
 
     async def consume(self, topic: str, group: str, handler: Handler) -> None:
         """Deliver ``topic`` to ``handler`` as member of ``group``, until cancelled."""
+
+    async def prune(self, older_than: float) -> int:
+        """Forget events stored more than ``older_than`` seconds ago that every group has handled."""
 
 
 def backend_from_url(url: str) -> EventBackend:

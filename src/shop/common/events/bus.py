@@ -3,24 +3,27 @@
 A subscription handler gets a session whose transaction also records the event as processed for its
 consumer group; handler effects, the processed mark and any events the handler publishes commit
 together or not at all. A redelivered event finds its mark and is acknowledged without running the
-handler again. An event no schema version can read is recorded as a dead letter and skipped.
+handler again. An event no schema version can read is recorded as a dead letter and skipped. Marks
+and delivered events older than the retention (7 days) are pruned hourly.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
+from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shop.common import context, faults
 from shop.common.background import Background
 from shop.common.db import Database
-from shop.common.events.backend import EventBackend
+from shop.common.events.backend import RETENTION_SECONDS, EventBackend
 from shop.common.events.envelope import Envelope, Event, EventSchemaError
 from shop.common.events.outbox import ON_COMMIT, OutboxRelay
 from shop.common.events.tables import processed_events
@@ -28,6 +31,7 @@ from shop.common.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
+HOUSEKEEPING_SECONDS = 3600.0
 E = TypeVar("E", bound=Event)
 EventHandler = Callable[[AsyncSession, E], Awaitable[None]]
 
@@ -60,6 +64,7 @@ class EventBus:
     async def start(self, background: Background) -> None:
         await self.backend.connect()
         background.spawn(self.relay.run(), name="outbox-relay")
+        background.spawn(self._housekeeping(), name="events-housekeeping")
         for sub in self.subscriptions:
             background.spawn(
                 self.backend.consume(sub.schema.topic, sub.group, self._deliverer(sub)),
@@ -68,6 +73,21 @@ class EventBus:
 
     async def close(self) -> None:
         await self.backend.close()
+
+    async def prune(self, older_than: float = RETENTION_SECONDS) -> None:
+        """Forget old processed marks and old delivered events: redelivery never reaches that far back."""
+        cutoff = datetime.now(UTC) - timedelta(seconds=older_than)
+        async with self.db.sessions() as session, session.begin():
+            await session.execute(delete(processed_events).where(processed_events.c.processed_at < cutoff))
+        await self.backend.prune(older_than)
+
+    async def _housekeeping(self) -> None:
+        while True:
+            try:
+                await self.prune()
+            except Exception:
+                log.exception("event housekeeping failed")
+            await asyncio.sleep(HOUSEKEEPING_SECONDS)
 
     async def ping(self) -> None:
         await self.backend.ping()

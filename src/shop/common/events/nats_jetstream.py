@@ -2,7 +2,8 @@
 
 Rules:
 - One stream per namespace (``EVENTS_URL=nats://host:4222?namespace=shop`` → stream ``SHOP`` on
-  subjects ``shop.>``), file storage; a topic ``orders.order_placed`` is subject ``shop.orders.order_placed``.
+  subjects ``shop.>``), file storage, events kept for the retention period (``max_age``); a topic
+  ``orders.order_placed`` is subject ``shop.orders.order_placed``.
 - Publishing sets ``Nats-Msg-Id`` to the event id, so JetStream drops a re-sent event within its
   duplicate window: the outbox relay may ship a row twice after a crash.
 - Each (group, topic) is a durable pull consumer with explicit acks; replicas of a service fetch from
@@ -28,7 +29,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
-from shop.common.events.backend import Handler, retry_delay
+from shop.common.events.backend import RETENTION_SECONDS, Handler, retry_delay
 from shop.common.events.envelope import Envelope
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class NatsJetStream:
                     subjects=[f"{self.namespace}.>"],
                     storage=StorageType.FILE,
                     duplicate_window=DUPLICATE_WINDOW,
+                    max_age=RETENTION_SECONDS,
                 )
             )
 
@@ -101,6 +103,9 @@ class NatsJetStream:
                 stream=self.stream,
                 headers={"Nats-Msg-Id": envelope.id},
             )
+
+    async def prune(self, older_than: float) -> int:
+        return 0  # the stream's max_age does it, on the server
 
     async def consume(self, topic: str, group: str, handler: Handler) -> None:
         durable = f"{group}-{topic}".replace(".", "_")

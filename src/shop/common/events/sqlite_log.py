@@ -8,6 +8,7 @@ Rules:
   holder that dies is replaced once its lease runs out (at once if it stopped cleanly).
 - The cursor moves past an event only after its handler returned: at-least-once. A failing handler
   is retried with backoff and holds back the events behind it (per-topic order is kept).
+- An event is pruned once it is older than the retention and every cursor of its topic is past it.
 """
 
 from __future__ import annotations
@@ -109,6 +110,16 @@ class SqliteLog:
             except BaseException:
                 await self.db.execute("ROLLBACK")
                 raise
+
+    async def prune(self, older_than: float) -> int:
+        """Events older than that which no cursor of their topic still has ahead of it."""
+        async with self._lock:
+            cursor = await self.db.execute(
+                "DELETE FROM events WHERE stored_at < ? AND NOT EXISTS (SELECT 1 FROM cursors"
+                " WHERE cursors.topic = events.topic AND cursors.position < events.seq)",
+                (time.time() - older_than,),
+            )
+            return cursor.rowcount
 
     async def consume(self, topic: str, group: str, handler: Handler) -> None:
         owner = uuid.uuid4().hex
