@@ -29,14 +29,13 @@ from rich.console import Console
 
 from portway.config import ConfigError, GatewayConfig, load_config
 from portway.local import isolate, quickstart
-from portway.local.logs import LogTail, follow
+from portway.local.logs import LogTail, follow, print_new
 from portway.local.rundir import RunDir, RunDirError, prepare
 from portway.local.seed import seed_once
 from portway.local.status import RequestCounter, StatusTable, report_changes
 from portway.local.supervisor import StartupFailed, State, Supervisor
 from portway.server.listener import sock_address
 from portway.server.serve import RunningServer, start
-from portway.tasks import spawn
 
 SERVICE_GRACE = 10.0
 
@@ -107,6 +106,7 @@ class LocalSystem:
         for replica in self.supervisor.replicas:
             self.logs.add(replica.name, replica.log)
         self.running: RunningServer | None = None
+        self.view: asyncio.Task[None] | None = None
 
     async def main(self) -> int:
         loop = asyncio.get_running_loop()
@@ -121,9 +121,10 @@ class LocalSystem:
                 startup.cancel()
                 return 130
             await startup  # raises what the startup raised
-            view = spawn(self._view(), name="status view")
+            # Not spawn(): the gateway's drain cancels every spawned task, and the view should go
+            # on showing the services stop.
+            self.view = loop.create_task(self._view(), name="status view")
             await stopped
-            view.cancel()
             return 0
         except StartupFailed as exc:
             self._startup_failed(exc)
@@ -136,11 +137,16 @@ class LocalSystem:
         finally:
             stopped.cancel()
             await self._shutdown()
+            if self.view is not None:
+                self.view.cancel()
+                await asyncio.gather(self.view, return_exceptions=True)
+            if self.follow_logs:
+                print_new(self.logs, self.console)  # the services' last words
 
     async def _start(self) -> None:
         supervisor, console = self.supervisor, self.console
-        count = len(self.config.services)
-        console.print(f"portway up: starting {count} services, {len(supervisor.replicas)} replicas")
+        names = ", ".join(self.config.services)
+        console.print(f"portway up: starting {names} ({len(supervisor.replicas)} replicas)")
         console.print(f"portway up: run directory {self.rundir.run} (sockets, logs), data {self.rundir.root}")
         await supervisor.start()
         fed = supervisor.targets()

@@ -74,10 +74,14 @@ def prefixed(name: str, colour: str, line: str, width: int) -> Text:
     return text
 
 
+def print_new(tail: LogTail, console: Console) -> None:
+    width = max(len(source.name) for source in tail.sources)
+    for name, colour, line in tail.poll():
+        console.print(prefixed(name, colour, line, width), soft_wrap=True, highlight=False)
+
+
 async def follow(tail: LogTail, console: Console, interval: float = 0.2) -> None:
     """Print every new line with its coloured prefix until cancelled (``--logs``)."""
-    width = max(len(source.name) for source in tail.sources)
     while True:
-        for name, colour, line in tail.poll():
-            console.print(prefixed(name, colour, line, width), soft_wrap=True, highlight=False)
+        print_new(tail, console)
         await asyncio.sleep(interval)
