@@ -38,7 +38,7 @@ class Notifier:
         uid = uuid.UUID(user_id)
         recipient = await session.get(Recipient, uid)
         email = recipient.email if recipient else None
-        await self.sender.send(email, subject, body)
+        channel = await self.sender.send(email, subject, body)
         session.add(
             Notification(
                 user_id=uid,
@@ -47,7 +47,7 @@ class Notifier:
                 subject=subject,
                 body=body,
                 email=email,
-                channel=self.sender.channel,
+                channel=channel,
             )
         )
 

@@ -17,20 +17,19 @@ log = logging.getLogger("shop.notifications.sent")
 
 
 class Sender(Protocol):
-    channel: str
-
-    async def send(self, to: str | None, subject: str, body: str) -> None: ...
+    async def send(self, to: str | None, subject: str, body: str) -> str:
+        """Send, and say over which channel it went (``log``, ``email``)."""
 
 
 class LogSender:
-    channel = "log"
-
-    async def send(self, to: str | None, subject: str, body: str) -> None:
+    async def send(self, to: str | None, subject: str, body: str) -> str:
         log.info("notification: %s", subject, extra={"to": to, "subject": subject, "body": body})
+        return "log"
 
 
 class SmtpSender:
-    channel = "email"
+    """Email, with the log line as well; without a known address (the user's registration has not
+    reached this service) only the log line, rather than holding up every later event of the topic."""
 
     def __init__(self, url: str, sender: str) -> None:
         parts = urlsplit(url)
@@ -41,13 +40,16 @@ class SmtpSender:
         self.password = unquote(parts.password) if parts.password else None
         self.sender = sender
 
-    async def send(self, to: str | None, subject: str, body: str) -> None:
+    async def send(self, to: str | None, subject: str, body: str) -> str:
+        channel = await LogSender().send(to, subject, body)
         if to is None:
-            raise LookupError("no email address known for this user yet")  # retried: it may arrive
+            log.warning("no email address known: logged only", extra={"subject": subject})
+            return channel
         message = EmailMessage()
         message["From"], message["To"], message["Subject"] = self.sender, to, subject
         message.set_content(body)
         await asyncio.to_thread(self._deliver, message)
+        return "email"
 
     def _deliver(self, message: EmailMessage) -> None:
         smtp_class = smtplib.SMTP_SSL if self.implicit_tls else smtplib.SMTP
