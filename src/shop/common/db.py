@@ -8,14 +8,13 @@ waiting, so every transaction takes the write lock up front.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, event, make_url, text
 from sqlalchemy.engine import URL, Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -45,7 +44,7 @@ def _prepare_sqlite(engine: AsyncEngine, url: URL) -> None:
 
 
 class Database:
-    """An engine plus the session factory handlers and routes use (``async with db.session()``)."""
+    """An engine plus the session factory routes and handlers use (``async with db.sessions() as s``)."""
 
     def __init__(self, url: str, *, service: str = "unknown") -> None:
         self.url = make_url(url)
@@ -62,11 +61,6 @@ class Database:
     @property
     def dialect(self) -> str:
         return self.url.get_backend_name()
-
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        """FastAPI dependency shape: one session per request, closed afterwards."""
-        async with self.sessions() as session:
-            yield session
 
     async def ping(self) -> None:
         async with self.engine.connect() as connection:
