@@ -51,6 +51,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # `make up` passes the time it started, so that the figure printed includes building the venv.
     started_at = float(os.environ.get("PORTWAY_STARTED_AT") or time.time())
     if args.isolate and (reason := isolate.unavailable()) is not None:
         print(f"portway up: --isolate: {reason}", file=sys.stderr)
@@ -99,6 +100,7 @@ class LocalSystem:
         self.rundir = rundir
         self.follow_logs: bool = args.logs
         self.started_at = started_at
+        self.since = "`make up` started" if os.environ.get("PORTWAY_STARTED_AT") else "start"
         self.console = Console(highlight=False, soft_wrap=True)
         self.supervisor = Supervisor(config.services, rundir, isolate=args.isolate)
         self.logs = LogTail()
@@ -119,6 +121,7 @@ class LocalSystem:
             await asyncio.wait([startup, stopped], return_when=asyncio.FIRST_COMPLETED)
             if not startup.done():
                 startup.cancel()
+                await asyncio.gather(startup, return_exceptions=True)
                 return 130
             await startup  # raises what the startup raised
             # Not spawn(): the gateway's drain cancels every spawned task, and the view should go
@@ -130,9 +133,12 @@ class LocalSystem:
             self._startup_failed(exc)
             return 1
         except OSError as exc:
-            print(
-                f"portway up: cannot listen on {self.config.listen}: {exc.strerror or exc}", file=sys.stderr
+            where = (
+                f"{self.config.listen} (admin {self.config.admin})"
+                if self.config.admin
+                else self.config.listen
             )
+            print(f"portway up: cannot listen on {where}: {exc.strerror or exc}", file=sys.stderr)
             return 1
         finally:
             stopped.cancel()
@@ -169,7 +175,7 @@ class LocalSystem:
         if path is not None:
             seconds = time.time() - self.started_at
             console.print(f"portway up: first request through the gateway (GET {path}) answered "
-                          f"{seconds:.1f}s after start")  # fmt: skip
+                          f"{seconds:.1f}s after {self.since}")  # fmt: skip
         console.print("Try it:", *quickstart.curl_lines(base, self.config), sep="\n  ", markup=False)
 
     async def _view(self) -> None:
