@@ -70,6 +70,7 @@ class Exchange:
         "pending",
         "pool",
         "query",
+        "replays",
         "request_done",
         "response_headers",
         "response_started",
@@ -112,6 +113,7 @@ class Exchange:
         self.bytes_in = 0
         self.out_start = conn.bytes_out
         self.status = 0
+        self.replays = 0
         self.identity: Identity | None = None
         self.head_out: bytes | None = None  # response head held back to go out with the first body bytes
         self.upstream_headers: list[tuple[bytes, bytes]] = []
@@ -482,10 +484,13 @@ class Exchange:
             and not self.head.has_body
             and self.head.method in _IDEMPOTENT
             and self.pool is not None
+            and self.replays < max(2, len(self.route.upstream.pools))
         ):
-            # A kept-alive connection the peer closed just as we reused it, without a byte of answer:
-            # an idempotent request may be replayed on a fresh connection (RFC 9110 §9.2.2); any
-            # other may have been acted on, so the client hears 502 instead.
+            # The upstream closed without a byte of answer (a kept-alive connection reused as the
+            # peer closed it, or a replica that died): an idempotent request may be replayed
+            # (RFC 9110 §9.2.2), a bounded number of times; any other may have been acted on, so
+            # the client hears 502 instead.
+            self.replays += 1
             self.pool = self.route.upstream.pick(self.head)
             spawn(self._acquire(self.pool), name=f"reconnect {self.pool.target}")
             return

@@ -135,10 +135,11 @@ class UpstreamConnection(asyncio.Protocol):
             self.pool.forget(self, was_busy=was != _IDLE)
         if sink is not None and was in (_BUSY, _TUNNEL):
             if was == _BUSY and not self._ended:
-                if self.served > 0 and not self._answering:
-                    # A reused connection the peer closed without a byte of answer (its keep-alive
-                    # timer fired as our request went out): the exchange may retry it elsewhere.
-                    sink.on_upstream_error(UpstreamConnectError("upstream closed the kept-alive connection"))
+                if not self._answering:
+                    # Closed without a byte of answer: a kept-alive connection whose timer fired as
+                    # our request went out, or a process that died. The exchange may replay an
+                    # idempotent request elsewhere.
+                    sink.on_upstream_error(UpstreamConnectError("upstream closed the connection unanswered"))
                 else:
                     sink.on_upstream_error(
                         UpstreamProtocolError("upstream closed the connection mid-response")

@@ -212,3 +212,18 @@ async def test_all_targets_down_is_502() -> None:
         for _ in range(3):
             assert_problem(await client.request(get("/")), 502)
         await client.close()
+
+
+async def test_unanswered_idempotent_request_is_replayed_on_another_target_but_a_post_is_not() -> None:
+    """A target that closes without a byte of answer (a crashed replica): GETs are replayed to the
+    healthy target, a POST may have been acted on and gets 502."""
+    async with (
+        raw_upstream(b"") as dead,
+        upstream_server() as alive,
+        run_gateway(route_config([dead, alive.address])) as gw,
+    ):
+        gets = [await ask(gw.port, get("/")) for _ in range(6)]
+        post = b"POST / HTTP/1.1\r\nHost: gw\r\nContent-Length: 0\r\n\r\n"
+        posts = [await ask(gw.port, post) for _ in range(4)]
+    assert [r.status for r in gets] == [200] * 6
+    assert sorted(r.status for r in posts) == [200, 200, 502, 502]
