@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from portway.config.models_base import Model
 from portway.config.units import Duration, Size
@@ -159,19 +159,21 @@ class CorsConfig(Model):
         return self
 
 
-class IpRules(Model):
-    allow: list[str] = []
-    deny: list[str] = []
+def _check_cidrs(values: list[str]) -> list[str]:
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ValueError(f"invalid CIDR {value!r}") from None
+    return values
 
-    @field_validator("allow", "deny")
-    @classmethod
-    def _cidrs(cls, values: list[str]) -> list[str]:
-        for value in values:
-            try:
-                ipaddress.ip_network(value, strict=False)
-            except ValueError:
-                raise ValueError(f"invalid CIDR {value!r}") from None
-        return values
+
+CidrList = Annotated[list[str], AfterValidator(_check_cidrs)]
+
+
+class IpRules(Model):
+    allow: CidrList = []
+    deny: CidrList = []
 
 
 MethodList = list[str] | dict[str, list[str]]  # roles/scopes for the route, or per method
