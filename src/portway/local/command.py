@@ -185,7 +185,7 @@ class LocalSystem:
             assert self.running is not None
             counter = RequestCounter(self.rundir.log("access"))
             title = f"portway up — {quickstart.base_url(self.running.address)}"
-            await StatusTable(self.supervisor, counter, self.logs, title).run(self.console)
+            await StatusTable(self.supervisor, self.running, counter, self.logs, title).run(self.console)
         else:
             await report_changes(self.supervisor, self.console)
 

@@ -21,6 +21,7 @@ from rich.text import Text
 
 from portway.local.logs import LogTail, prefixed
 from portway.local.supervisor import State, Supervisor
+from portway.server.serve import RunningServer
 
 STATE_STYLE = {
     State.STARTING: "yellow",
@@ -49,8 +50,16 @@ class RequestCounter:
 
 
 class StatusTable:
-    def __init__(self, supervisor: Supervisor, counter: RequestCounter, logs: LogTail, title: str) -> None:
+    def __init__(
+        self,
+        supervisor: Supervisor,
+        running: RunningServer,
+        counter: RequestCounter,
+        logs: LogTail,
+        title: str,
+    ) -> None:
         self.supervisor = supervisor
+        self.running = running
         self.counter = counter
         self.logs = logs
         self.title = title
@@ -63,9 +72,7 @@ class StatusTable:
         table = Table(title=self.title, title_justify="left", expand=False)
         for column in ("service", "replica", "pid", "state", "restarts", "requests"):
             table.add_column(column, justify="right" if column in ("pid", "restarts", "requests") else "left")
-        table.add_row(
-            "gateway", "", str(os.getpid()), Text("listening", "green"), "", str(self.counter.total)
-        )
+        table.add_row("gateway", "", str(os.getpid()), self._gateway_state(), "", str(self.counter.total))
         for r in self.supervisor.replicas:
             table.add_row(
                 r.service,
@@ -78,19 +85,36 @@ class StatusTable:
         lines = [prefixed(name, colour, line, self.width) for name, colour, line in self.recent]
         return Group(table, *lines)
 
+    def _gateway_state(self) -> Text:
+        if self.running.stopped.is_set():
+            return Text("stopped", STATE_STYLE[State.STOPPED])
+        if self.running.state.draining:
+            return Text("draining", STATE_STYLE[State.STOPPING])
+        return Text("listening", STATE_STYLE[State.READY])
+
     async def run(self, console: Console, interval: float = 0.5) -> None:
         with Live(self.render(), console=console, auto_refresh=False) as live:
-            while True:
-                await asyncio.sleep(interval)
+            try:
+                while True:
+                    await asyncio.sleep(interval)
+                    live.update(self.render(), refresh=True)
+            finally:  # cancelled once everything stopped: leave that state on the screen
                 live.update(self.render(), refresh=True)
 
 
 async def report_changes(supervisor: Supervisor, console: Console, interval: float = 0.2) -> None:
     """Without a terminal: a line whenever a replica changes state (restarts show in logs and CI)."""
     seen: dict[str, tuple[State, int | None]] = {}
-    while True:
+
+    def print_changes() -> None:
         for r in supervisor.replicas:
             if seen.get(r.name) != (r.state, r.pid):
                 seen[r.name] = (r.state, r.pid)
                 console.print(f"portway up: {r.name} {r.state.value} (pid {r.pid}, restarts {r.restarts})")
-        await asyncio.sleep(interval)
+
+    try:
+        while True:
+            print_changes()
+            await asyncio.sleep(interval)
+    finally:  # cancelled once everything stopped: say so
+        print_changes()

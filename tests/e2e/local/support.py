@@ -114,7 +114,7 @@ class PortwayUp:
         assert self.process is not None
         if self.process.poll() is None:
             self.process.send_signal(signum)
-        return self.process.wait(within)
+        return self.wait(within)
 
     def cleanup(self) -> None:
         if self.process is not None and self.process.poll() is None:

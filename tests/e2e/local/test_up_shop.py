@@ -125,3 +125,5 @@ def test_sigterm_stops_everything_in_order_and_leaves_no_process(shop: PortwayUp
     assert shop.stop(signal.SIGTERM) == 0, shop.output
     assert alive(children) == set(), [cmdline(pid) for pid in alive(children)]
     assert "draining the gateway, then stopping the services" in shop.output
+    for replica in ("users-1", "catalog-1", "catalog-2", "orders-1", "notifications-1"):
+        assert f"{replica} stopped" in shop.output, shop.output
