@@ -81,11 +81,11 @@ def _replica_pid(up: PortwayUp, name: str) -> int:
 def test_a_replica_killed_under_load_is_out_of_rotation_at_once_and_comes_back(shop: PortwayUp) -> None:
     """SIGKILL one of two catalog replicas during a 3 s GET loop.
 
-    Requests caught on the dying replica fail over, and it leaves the rotation as soon as its exit
-    is seen. Not quite every GET survives: in about one kill in six, one GET gets 502 ("upstream
-    closed the connection mid-response" in the gateway's log): the gateway had a fresh connection to
-    the dying replica, and it replays an idempotent request only when a *reused* connection closes
-    without an answer. So: failures only in the moment of the kill, at most two, none 1 s after it.
+    It leaves the rotation as soon as its exit is seen, and a GET caught on it is replayed on the
+    other replica when its connection closes before a byte of answer: in 24 kills, no GET failed but
+    one, whose response the replica had begun to write when it died (the client got the head, then
+    the connection closed: nothing can replay a response already under way). So the test asserts a
+    bounded recovery rather than zero failures: at most two, all within 1 s of the kill.
     """
     victim = _replica_pid(shop, "catalog-1")
     results: list[tuple[float, int]] = []
@@ -100,7 +100,11 @@ def test_a_replica_killed_under_load_is_out_of_rotation_at_once_and_comes_back(s
         killer.start()
         stop = time.monotonic() + 3.0
         while time.monotonic() < stop:
-            results.append((time.monotonic(), client.get("/api/products").status_code))
+            try:
+                status = client.get("/api/products").status_code
+            except httpx.TransportError:
+                status = 0  # cut mid-response
+            results.append((time.monotonic(), status))
     killer.join()
     statuses = Counter(status for _, status in results)
     failures = [at - killed_at[0] for at, status in results if status != 200]
