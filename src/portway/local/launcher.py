@@ -51,7 +51,11 @@ def main(argv: list[str]) -> None:
     if rest[:1] == ["--isolate"]:
         rest = rest[1:]
         enter_private_network()
-    os.execvp(rest[0], rest)  # noqa: S606 (the service command from the config, as an argv list)
+    try:
+        os.execvp(rest[0], rest)  # noqa: S606 (the service command from the config, as an argv list)
+    except OSError as exc:
+        print(f"cannot run {rest[0]!r}: {exc.strerror}", file=sys.stderr)
+        sys.exit(127)  # the shell's "command not found"
 
 
 if __name__ == "__main__":

@@ -173,8 +173,12 @@ class Supervisor:
 
     async def _supervise(self, replica: Replica, ready: asyncio.Future[None]) -> None:
         while True:
-            await self._spawn(replica)
-            problem = await self._wait_healthy(replica)
+            try:
+                await self._spawn(replica)
+            except OSError as exc:  # no such program, say (on Linux the launcher reports that itself)
+                problem: str | None = f"could not be started: {exc}"
+            else:
+                problem = await self._wait_healthy(replica)
             if problem is None:
                 replica.step(Event.HEALTHY, self.clock())
                 self.on_rotation(replica.socket, True)
@@ -185,8 +189,8 @@ class Supervisor:
                 return
             else:
                 self._signal(replica, signal.SIGKILL)
-            assert replica.process is not None
-            await replica.process.wait()
+            if replica.process is not None:
+                await replica.process.wait()
             if self.stopping:
                 return
             replica.step(Event.EXITED, self.clock())

@@ -32,7 +32,9 @@ def shop_config(directory: Path, **replicas: int) -> Path:
     return path
 
 
-def tiny_config(directory: Path, replicas: int = 1, env: dict[str, str] | None = None) -> Path:
+def tiny_config(
+    directory: Path, replicas: int = 1, env: dict[str, str] | None = None, program: str = "python"
+) -> Path:
     """One tiny service (tests/e2e/local/tiny_service.py) behind the gateway: starts in milliseconds."""
     doc = {
         "listen": "127.0.0.1:0",
@@ -41,7 +43,7 @@ def tiny_config(directory: Path, replicas: int = 1, env: dict[str, str] | None =
         "routes": [{"path": "/tiny/", "upstream": "tiny", "rewrite": "/"}],
         "services": {
             "tiny": {
-                "command": ["python", str(TINY_SERVICE), "{socket}"],
+                "command": [program, str(TINY_SERVICE), "{socket}"],
                 "replicas": replicas,
                 "env": env or {},
             }

@@ -52,6 +52,14 @@ def test_a_service_that_cannot_start_fails_up_naming_it(config_dir: Path, starte
     assert "| cannot open the database" in up.output
 
 
+def test_a_missing_program_fails_up_naming_it(config_dir: Path, started: list[PortwayUp]) -> None:
+    up = PortwayUp(tiny_config(config_dir, program="no-such-program-here")).start()
+    started.append(up)
+    assert up.wait() == 1
+    assert "service 'tiny' (replica 1) exited with status 127" in up.output
+    assert "cannot run 'no-such-program-here'" in up.output
+
+
 def test_services_die_with_portway_up_even_when_it_is_sigkilled(
     config_dir: Path, started: list[PortwayUp]
 ) -> None:
