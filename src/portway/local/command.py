@@ -42,12 +42,20 @@ SERVICE_GRACE = 10.0
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="gateway config (YAML) with a `services:` section")
-    parser.add_argument("--data-dir", default=".portway", help="kept across runs (default: %(default)s)")
+    parser.add_argument(
+        "--data-dir", metavar="DIR", default=".portway", help="kept across runs (default: %(default)s)"
+    )
     parser.add_argument("--reset", action="store_true", help="wipe the data directory first")
     parser.add_argument("--logs", action="store_true", help="follow the merged logs instead of the table")
-    parser.add_argument("--isolate", action="store_true", help="services in their own network namespace")
-    parser.add_argument("--listen", help="override the config's listen address (HOST:PORT)")
-    parser.add_argument("--admin", help="override the config's admin address (loopback HOST:PORT)")
+    parser.add_argument(
+        "--isolate", action="store_true", help="services in their own network namespace (Linux, root)"
+    )
+    parser.add_argument(
+        "--listen", metavar="HOST:PORT", help="override the config's listen address (HOST:PORT)"
+    )
+    parser.add_argument(
+        "--admin", metavar="HOST:PORT", help="override the config's admin address (loopback HOST:PORT)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
