@@ -72,5 +72,6 @@ def curl_lines(base: str, config: GatewayConfig) -> list[str]:
         f"""PRODUCT=$(curl -s $B/api/products | {pick}["items"][0]["id"])')""",
         f"""curl -s $B/api/orders -H "authorization: Bearer $TOKEN" {json_in} """
         """-d '{"items":[{"product_id":"'$PRODUCT'","quantity":1}]}'""",
-        """curl -s $B/api/orders -H "authorization: Bearer $TOKEN"   # PENDING, then CONFIRMED""",
+        """curl -s $B/api/orders -H "authorization: Bearer $TOKEN"     """
+        """# the order: PENDING, then CONFIRMED""",
     ]
