@@ -100,7 +100,9 @@ class IdentityConfig(Model):
     @field_validator("signing_key")
     @classmethod
     def _key(cls, value: str | None) -> str | None:
-        if value is not None and len(value.encode()) < 32:
+        if not value:
+            return None  # `${PORTWAY_IDENTITY_KEY:-}` with the variable unset: no identity token
+        if len(value.encode()) < 32:
             raise ValueError("the identity signing key must be at least 32 bytes")
         return value
 

@@ -66,7 +66,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         rundir = prepare(Path(args.data_dir), reset=args.reset)
-        config = load_config(args.file, {**os.environ, "PORTWAY_RUN_DIR": str(rundir.run)})
+        # The config may use both: the run dir names sockets, the identity key is shared by the
+        # gateway (auth.identity.signing_key) and the services, which inherit this environment.
+        os.environ["PORTWAY_RUN_DIR"] = str(rundir.run)
+        os.environ.setdefault("PORTWAY_IDENTITY_KEY", rundir.identity_key())
+        config = load_config(args.file)
     except (RunDirError, ConfigError) as exc:
         print(f"portway up: {exc}", file=sys.stderr)
         return 1

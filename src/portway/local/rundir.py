@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import shutil
 import stat
 import tempfile
@@ -45,6 +46,16 @@ class RunDir:
 
     def seeded(self, service: str) -> Path:
         return self.root / f".seeded-{service}"
+
+    def identity_key(self) -> str:
+        """The key the gateway signs X-Portway-Identity with and the services verify it with:
+        made on the first run, kept (0600) with the data so restarts agree."""
+        path = self.root / "identity.key"
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(48))
+        return path.read_text().strip()
 
 
 def prepare(root: Path, reset: bool = False) -> RunDir:

@@ -73,6 +73,21 @@ def test_only_the_gateway_and_its_admin_listen_on_tcp(shop: PortwayUp) -> None:
     assert listening == {(shop.pid, "127.0.0.1", gateway_port), (shop.pid, "127.0.0.1", admin_port)}
 
 
+def test_a_service_reached_around_the_gateway_refuses_forged_identity(shop: PortwayUp) -> None:
+    """Whatever reaches a service's socket without the gateway's signed X-Portway-Identity (which
+    `portway up` keys per data directory) is refused, forged X-User-* headers or not."""
+    (socket,) = [
+        arg
+        for pid in process_tree(shop.pid)
+        for arg in cmdline(pid).split()
+        if arg.endswith("/orders-1.sock")
+    ]
+    transport = httpx.HTTPTransport(uds=socket)
+    with httpx.Client(transport=transport, base_url="http://orders") as client:
+        forged = client.get("/orders", headers={"X-User-Id": "1", "X-User-Role": "admin"})
+    assert forged.status_code in (401, 403), forged.text
+
+
 def _replica_pid(up: PortwayUp, name: str) -> int:
     (pid,) = [pid for pid in process_tree(up.pid) if f"/{name}.sock" in cmdline(pid)]
     return pid
