@@ -14,7 +14,7 @@ Each refusal also closes the connection, since what follows on it can no longer 
 
 from __future__ import annotations
 
-from portway.server.request import RequestHead
+from portway.server.request import RequestHead, accept_request_id, new_request_id
 
 
 class Refusal(Exception):
@@ -27,6 +27,8 @@ class Refusal(Exception):
 
 
 def check_framing(head: RequestHead) -> None:
+    """Refuse what the parser let through (above); on the way, note the framing headers and the
+    request id on ``head``."""
     if head.version not in ("1.1", "1.0"):
         raise Refusal(505, f"HTTP/{head.version} is not supported")
     if head.method == "CONNECT":
@@ -48,6 +50,10 @@ def check_framing(head: RequestHead) -> None:
             if value.strip().lower() != b"100-continue":
                 raise Refusal(417, "only 'Expect: 100-continue' is supported")
             head.expect_continue = head.version == "1.1"
+        elif name == b"x-request-id" and not head.request_id:
+            head.request_id = accept_request_id(value)  # collected here: one pass over the headers
+    if not head.request_id:
+        head.request_id = new_request_id()
     if hosts > 1 or (hosts == 0 and head.version == "1.1"):
         raise Refusal(400, "an HTTP/1.1 request needs exactly one Host header")
     if head.upgrade and head.has_body:

@@ -26,7 +26,7 @@ import httptools
 
 from portway.server.framing import Refusal, check_framing
 from portway.server.problem import problem_response, status_line
-from portway.server.request import RequestHead, accept_request_id, new_request_id
+from portway.server.request import RequestHead, new_request_id
 from portway.server.state import Handler, ServerState
 
 _NO_DEADLINE, _HEAD, _BODY, _IDLE = 0, 1, 2, 3
@@ -199,17 +199,16 @@ class HttpConnection(asyncio.Protocol):
             self.client_port,
             time.perf_counter(),  # uvloop's loop.time() has millisecond resolution
         )
-        for name, value in head.headers:
-            if name == b"x-request-id":
-                head.request_id = accept_request_id(value)
-                break
-        else:
-            head.request_id = new_request_id()
-        check_framing(head)
+        incoming = _Incoming(head)
+        self.parsing = incoming  # a refusal below carries this request's id
+        try:
+            check_framing(head)
+        except Refusal:
+            if not head.request_id:
+                head.request_id = new_request_id()
+            raise
         if head.content_length is not None and head.content_length > self.limits.max_body:
             raise Refusal(413, f"request body larger than {self.limits.max_body} bytes")
-        incoming = _Incoming(head)
-        self.parsing = incoming
         if head.has_body:
             self._arm(_BODY, self.limits.body_timeout)
         else:
