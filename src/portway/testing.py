@@ -38,14 +38,10 @@ async def run_gateway(config: GatewayConfig | dict[str, Any]) -> AsyncIterator[R
             await running.drain()
 
 
-@dataclass
-class UpstreamRequest:
-    method: str
-    target: str
+class HeaderLookup:
+    """Case-insensitive look-ups over a ``headers`` list of (name, value) text pairs."""
+
     headers: list[tuple[str, str]]
-    body: bytes
-    body_size: int
-    connection: int
 
     def header(self, name: str) -> str | None:
         values = self.header_all(name)
@@ -54,6 +50,16 @@ class UpstreamRequest:
     def header_all(self, name: str) -> list[str]:
         name = name.lower()
         return [v for k, v in self.headers if k.lower() == name]
+
+
+@dataclass
+class UpstreamRequest(HeaderLookup):
+    method: str
+    target: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    body_size: int
+    connection: int
 
 
 @dataclass

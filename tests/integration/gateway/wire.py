@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from portway.testing import GatewayProcess, gateway_process
+from portway.testing import GatewayProcess, HeaderLookup, gateway_process
 
 __all__ = ["GatewayProcess", "gateway_process"]
 
@@ -40,20 +40,12 @@ async def raw_exchange(port: int, data: bytes, within: float = 5.0) -> bytes:
 
 
 @dataclass
-class RawResponse:
+class RawResponse(HeaderLookup):
     status: int
     reason: str
     headers: list[tuple[str, str]]
     body: bytes
     version: str = "HTTP/1.1"
-
-    def header(self, name: str) -> str | None:
-        values = self.header_all(name)
-        return values[0] if values else None
-
-    def header_all(self, name: str) -> list[str]:
-        name = name.lower()
-        return [v for k, v in self.headers if k.lower() == name]
 
     def has_header(self, name: str) -> bool:
         return bool(self.header_all(name))

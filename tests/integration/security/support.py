@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
-from portway.testing import UpstreamRequest, UpstreamResponse, UpstreamServer, upstream_server
+from portway.testing import HeaderLookup, UpstreamRequest, UpstreamResponse, UpstreamServer, upstream_server
 
 SECRET = "hs-secret-" + "k" * 54  # 64 bytes: long enough for HS512 without a key-length warning
 OTHER_SECRET = "another-secret-" + "z" * 49
@@ -113,18 +113,10 @@ def hmac_token(raw_key: bytes, payload: dict[str, Any] | None = None, alg: str =
 
 
 @dataclass
-class Response:
+class Response(HeaderLookup):
     status: int
     headers: list[tuple[str, str]]
     body: bytes = b""
-
-    def header(self, name: str) -> str | None:
-        values = self.header_all(name)
-        return values[0] if values else None
-
-    def header_all(self, name: str) -> list[str]:
-        name = name.lower()
-        return [v for k, v in self.headers if k.lower() == name]
 
     def json(self) -> Any:
         return json.loads(self.body)
