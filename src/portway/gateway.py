@@ -31,6 +31,7 @@ from portway.server.request import RequestHead
 from portway.server.state import ANSWERED, Handler
 from portway.sweeper import Sweeper
 from portway.telemetry.access_log import AccessLog
+from portway.telemetry.metrics import RequestMetrics, RouteStats
 from portway.upstream import Upstream
 
 _ROUTE_CACHE_SIZE = 8192
@@ -42,6 +43,7 @@ class RouteRuntime:
     upstream: Upstream
     max_body: int | None
     policies: tuple[Policy, ...]
+    stats: RouteStats
 
 
 class Gateway:
@@ -55,6 +57,7 @@ class Gateway:
     ) -> None:
         self.config = config
         self.access_log = access_log
+        self.metrics: RequestMetrics = previous.metrics if previous is not None else RequestMetrics()
         self.draining = False
         self.allow_encoded_slash = config.paths.allow_encoded_slash
         self.allow_semicolon = config.paths.allow_semicolon
@@ -77,6 +80,7 @@ class Gateway:
                     self.upstreams[route.upstream],
                     route.max_body,
                     build_chain(index, route, config, self.policy_state, source),
+                    self.metrics.for_route(route.display_name),
                 ),
                 methods=frozenset(route.methods) if route.methods else None,
                 host=route.host,

@@ -523,6 +523,8 @@ class Exchange:
     def _complete(self, status: int) -> None:
         self.done = True
         self.status = status
+        elapsed = time.perf_counter() - self.head.start
+        self.route.stats.observe(status, elapsed)
         access_log = self.gateway.access_log
         if access_log is not None:
             head = self.head
@@ -538,6 +540,6 @@ class Exchange:
                     status,
                     self.bytes_in,
                     self.conn.bytes_out - self.out_start,
-                    (time.perf_counter() - head.start) * 1000.0,
+                    elapsed * 1000.0,
                 )
             )

@@ -1,4 +1,5 @@
-"""The admin listener (loopback only): ``/health`` and ``/status`` of this gateway process."""
+"""The admin listener (loopback only): ``/health``, ``/status`` and ``/metrics`` (Prometheus) of this
+gateway process."""
 
 from __future__ import annotations
 
@@ -27,6 +28,15 @@ class AdminApp:
             self._json(conn, head, {"status": "draining" if self.running.state.draining else "ok"})
         elif path == b"/status":
             self._json(conn, head, self._status())
+        elif path == b"/metrics":
+            body = self.running.gateway.metrics.exposition()
+            keep = head.keep_alive
+            conn.respond(
+                b"HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4; charset=utf-8\r\n"
+                + b"content-length: %d\r\n%s\r\n" % (len(body), b"" if keep else b"connection: close\r\n")
+                + (b"" if head.method == "HEAD" else body),
+                keep,
+            )
         else:
             conn.respond(problem_response(404, "unknown admin endpoint", head.request_id), head.keep_alive)
         return ANSWERED

@@ -74,3 +74,19 @@ async def test_hop_by_hop_and_connection_named_headers_are_removed() -> None:
     assert {"te", "keep-alive", "proxy-authorization"}.isdisjoint(names)
     assert "x-kept" in names
     assert up.requests[0].header("x-forwarded-for") == "127.0.0.1"
+
+
+async def test_admin_metrics_count_requests_by_route_and_status_across_a_reload() -> None:
+    async with upstream_server() as up, run_gateway(_config(up.address) | {"admin": "127.0.0.1:0"}) as gw:
+        assert gw.admin is not None
+        admin_port = gw.admin.sockets[0].getsockname()[1]
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gw.port}") as client:
+            for _ in range(3):
+                await client.get("/api/users/1")
+            await client.get("/nowhere")
+            assert gw.reload(gw.config)
+            await client.get("/api/users/2")
+            metrics = (await client.get(f"http://127.0.0.1:{admin_port}/metrics")).text
+    assert 'portway_requests_total{route="/api/users/",status="200"} 4.0' in metrics
+    assert 'portway_request_duration_seconds_count{route="/api/users/"} 4.0' in metrics
+    assert 'portway_request_duration_seconds_bucket{le="+Inf",route="/api/users/"} 4.0' in metrics
