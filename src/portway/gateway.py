@@ -136,11 +136,15 @@ class Gateway:
                 conn.refuse(400, str(exc), head)
                 return ANSWERED
             found = self.router.match(head.method, path, host)
-            if not isinstance(found, Match):
-                return self._unrouted(head, conn, path, host, found)
-            if len(self._routes) >= _ROUTE_CACHE_SIZE:
-                self._routes.clear()
-            self._routes[key] = cached = (path, found)
+            if isinstance(found, Match):
+                if len(self._routes) >= _ROUTE_CACHE_SIZE:
+                    self._routes.clear()
+                self._routes[key] = cached = (path, found)
+            else:
+                preflight = self._unrouted(head, conn, path, host, found)
+                if preflight is None:
+                    return ANSWERED
+                cached = (path, preflight)  # not cached: a preflight depends on its headers
         path, match = cached
         route = match.route.payload
         if (
@@ -161,21 +165,16 @@ class Gateway:
         path: str,
         host: str | None,
         found: MethodNotAllowed | None,
-    ) -> Handler:
+    ) -> Match[RouteRuntime] | None:
+        """The route a CORS preflight is about, or None once the request is answered (404/405)."""
         if found is None:
             conn.refuse(404, "no route matches this request", head)
-            return ANSWERED
+            return None
         preflight = self._preflight_route(head, path, host)
         if preflight is None:
             allow = ", ".join(found.allow).encode()
             conn.refuse(405, f"{head.method} is not allowed here", head, headers=[(b"allow", allow)])
-            return ANSWERED
-        route = preflight.route.payload
-        exchange = Exchange(
-            self, head, conn, route, path, preflight.upstream_path, head.target.partition(b"?")[2]
-        )
-        exchange.start()
-        return exchange
+        return preflight
 
     @staticmethod
     def _host(raw: bytes) -> str:

@@ -43,7 +43,6 @@ class ServerState:
         self.app = app
         self.limits = limits
         self.loop = sweeper.loop
-        self.sweeper = sweeper
         self.timed = sweeper.timed
         self.connections: set[HttpConnection] = set()
         self.draining = False
