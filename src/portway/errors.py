@@ -1,34 +1,92 @@
-"""The one family of gateway faults. Each carries the HTTP status it renders as (in exactly one
-place, :mod:`portway.server.problem`); denials by policies are responses, not exceptions."""
+"""The one family of gateway faults (DESIGN.md §1). Each carries the HTTP status it renders as, in
+exactly one place (:mod:`portway.server.problem`).
+
+- :class:`ClientError` — the client's request is refused: framing, a bad target, a denial by a
+  policy. Its ``detail`` is written for the client.
+- :class:`UpstreamError` — the upstream failed us, split by what reached it:
+
+  * *nothing was sent* (:class:`ConnectError`, :class:`ConnectTimeout`, :class:`PoolTimeout`,
+    :class:`NoHealthyTarget`): always safe to try another target;
+  * *the request was sent* (:class:`UpstreamDisconnected`, :class:`ReadTimeout`,
+    :class:`UpstreamProtocolError`): only an idempotent request may be replayed.
+
+  Their ``detail`` (which target, which errno) is for the gateway's log; the client reads the
+  class's ``public`` text only.
+"""
 
 from __future__ import annotations
 
 
 class GatewayError(Exception):
     status = 500
-    title = "Internal Server Error"
+    public = "the gateway could not handle this request"
+    headers: list[tuple[bytes, bytes]] = []
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+    @property
+    def public_detail(self) -> str:
+        return self.public
 
 
-class UpstreamConnectError(GatewayError):
+class ClientError(GatewayError):
+    """A refusal: ``status`` and ``detail`` become the problem+json the client reads; ``headers``
+    go with it (``Allow``, ``WWW-Authenticate``, ``Retry-After``…)."""
+
+    def __init__(self, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.headers = headers if headers is not None else []
+
+    @property
+    def public_detail(self) -> str:
+        return self.detail
+
+
+class UpstreamError(GatewayError):
     status = 502
-    title = "Bad Gateway"
+    public = "the upstream service failed to answer"
+    sent = True  # may the request have reached the upstream?
 
 
-class UpstreamProtocolError(GatewayError):
-    status = 502
-    title = "Bad Gateway"
+class ConnectError(UpstreamError):
+    """The connection could not be opened (refused, unreachable, reset during connect)."""
+
+    sent = False
 
 
-class UpstreamTimeout(GatewayError):
+class ConnectTimeout(UpstreamError):
+    """The connection was not established in time: a blackholed or overloaded target."""
+
     status = 504
-    title = "Gateway Timeout"
+    public = "the upstream service did not answer in time"
+    sent = False
 
 
-class NoHealthyTarget(GatewayError):
+class PoolTimeout(UpstreamError):
+    """Every connection to the target stayed busy for the whole acquire timeout."""
+
     status = 503
-    title = "Service Unavailable"
+    public = "no upstream service is available"
+    sent = False
 
 
-class PoolExhausted(GatewayError):
+class NoHealthyTarget(UpstreamError):
     status = 503
-    title = "Service Unavailable"
+    public = "no upstream service is available"
+    sent = False
+
+
+class UpstreamDisconnected(UpstreamError):
+    """The upstream closed (or reset) the connection after the request went out."""
+
+
+class ReadTimeout(UpstreamError):
+    status = 504
+    public = "the upstream service did not answer in time"
+
+
+class UpstreamProtocolError(UpstreamError):
+    """The upstream's answer was not valid HTTP/1.1, or broke a limit (a head too large)."""

@@ -1,22 +1,21 @@
-"""The compiled gateway: config in, a frozen runtime out (router, upstreams, access log).
+"""The compiled gateway: config in, a frozen runtime out (router, chains, upstreams, forwarding rules).
 
-This object is the server's application. A reload builds a whole new :class:`Gateway` and swaps the
-server's reference to it; requests already in flight keep the one they started with, and the old
-gateway's pools close their connections as those requests finish (:meth:`retire`).
+This object is the server's application: ``handle(head, responder)`` routes the request and returns
+a decision (a refusal, an answer, or the :class:`~portway.forward.exchange.Exchange` that proxies
+it). A reload builds a whole new :class:`Gateway` and swaps the server's reference to it; requests
+already in flight keep the one they started with, and the old gateway's pools close their
+connections as those requests finish (:meth:`retire`).
 """
 
 from __future__ import annotations
 
-import ipaddress
-from dataclasses import dataclass
-from functools import lru_cache
-
 from portway.config.models import GatewayConfig
-from portway.headers import GATEWAY_SET, HOP_BY_HOP
-from portway.policies.base import Policy
+from portway.contract import Answer, Decision, RequestHead, Responder
+from portway.errors import ClientError
+from portway.forward.exchange import Exchange
+from portway.forward.route import RouteRuntime
+from portway.forward.rules import ForwardingRules
 from portway.policies.chain import SharedPolicyState, build_chain
-from portway.policies.cors import Cors
-from portway.proxy import Exchange
 from portway.routing import (
     BadTarget,
     Match,
@@ -26,24 +25,23 @@ from portway.routing import (
     normalize_path,
     split_target,
 )
-from portway.server.protocol import HttpConnection
-from portway.server.request import RequestHead
-from portway.server.state import ANSWERED, Handler
 from portway.sweeper import Sweeper
 from portway.telemetry.access_log import AccessLog
-from portway.telemetry.metrics import RequestMetrics, RouteStats
+from portway.telemetry.metrics import RequestMetrics
 from portway.upstream import Upstream
+from portway.upstream.connection import ResponseLimits
 
 _ROUTE_CACHE_SIZE = 8192
+_ALLOW_ANY = b"GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
 
 
-@dataclass(frozen=True, slots=True)
-class RouteRuntime:
-    name: str
-    upstream: Upstream
-    max_body: int | None
-    policies: tuple[Policy, ...]
-    stats: RouteStats
+def _authority(target: bytes) -> bytes | None:
+    """The host[:port] of an absolute-form target (``http://host:port/path``)."""
+    _scheme, sep, rest = target.partition(b"://")
+    if not sep:
+        return None
+    end = min((i for i in (rest.find(b"/"), rest.find(b"?")) if i >= 0), default=len(rest))
+    return rest[:end].rpartition(b"@")[2]
 
 
 class Gateway:
@@ -58,20 +56,24 @@ class Gateway:
         self.config = config
         self.access_log = access_log
         self.metrics: RequestMetrics = previous.metrics if previous is not None else RequestMetrics()
-        self.draining = False
         self.allow_encoded_slash = config.paths.allow_encoded_slash
         self.allow_semicolon = config.paths.allow_semicolon
         # (method, raw path, host) → (normalised path, match): most traffic repeats a small set of
         # paths, and a hit skips normalisation and the tree walk. Cleared when full; per gateway,
         # so a reload starts afresh. Only successful matches are kept (404 scans cannot fill it).
         self._routes: dict[tuple[str, bytes, str | None], tuple[str, Match[RouteRuntime]]] = {}
-        self.upstreams = {name: Upstream(name, up, sweeper) for name, up in config.upstreams.items()}
+        limits = ResponseLimits(config.limits.max_response_header_bytes, config.limits.max_response_headers)
+        self.upstreams = {name: Upstream(name, up, sweeper, limits) for name, up in config.upstreams.items()}
         inherited = previous.policy_state if previous is not None else None
         self.policy_state: SharedPolicyState = SharedPolicyState(config, inherited)
         # Every header the gateway may set from a credential is dropped from the client's request.
         mapped = list(config.auth.jwt.claims_to_headers.values()) if config.auth.jwt is not None else []
-        identity = [*config.auth.identity.headers, *mapped, "X-Portway-Identity"]
-        self.drop_request_headers = HOP_BY_HOP | GATEWAY_SET | {h.lower().encode() for h in identity}
+        api_keys = config.auth.api_keys
+        self.rules = ForwardingRules(
+            config.trusted_proxies,
+            [*config.auth.identity.headers, *mapped],
+            [api_keys.query] if api_keys is not None and api_keys.query else [],
+        )
         self.router: Router[RouteRuntime] = Router(
             RouteSpec(
                 path=route.path,
@@ -88,93 +90,63 @@ class Gateway:
             )
             for index, route in enumerate(config.routes)
         )
-        networks = [ipaddress.ip_network(cidr, strict=False) for cidr in config.trusted_proxies]
-        self._trusted = networks
-        self.is_trusted = lru_cache(maxsize=4096)(self._check_trusted) if networks else _never
         shortest = min((u.timeouts.read for u in config.upstreams.values()), default=30.0)
         sweeper.fit(min(shortest, min((u.timeouts.connect for u in config.upstreams.values()), default=2.0)))
 
-    def client_ip(self, head: RequestHead) -> str:
-        peer = head.client_ip
-        if not self._trusted or not self.is_trusted(peer):
-            return peer
-        entries: list[str] = []
-        for name, value in head.headers:
-            if name == b"x-forwarded-for":
-                entries += (e.strip() for e in value.decode("latin-1").split(","))
-        # Right to left: each trusted proxy vouches for the entry before it; the first address not
-        # in trusted_proxies is the client. Anything further left was written by the client.
-        for entry in reversed(entries):
-            if entry and not self.is_trusted(entry):
-                return entry
-        return entries[0] if entries and entries[0] else peer
-
-    def _check_trusted(self, ip: str) -> bool:
-        try:
-            address = ipaddress.ip_address(ip)
-        except ValueError:
-            return False
-        return any(address in network for network in self._trusted)
-
-    def handle(self, head: RequestHead, conn: HttpConnection) -> Handler:
+    def handle(self, head: RequestHead, responder: Responder) -> Decision:
         target = head.target
         if target[:1] == b"/" and b"#" not in target:
             raw_path, _, query = target.partition(b"?")
+        elif target == b"*":  # `OPTIONS *` (framing refuses `*` with other methods): about us
+            return Answer(200, [(b"allow", _ALLOW_ANY)])
         else:
             try:
                 raw_path, query = split_target(target)
             except BadTarget as exc:
-                conn.refuse(400, str(exc), head)
-                return ANSWERED
+                return ClientError(400, str(exc))
+            authority = _authority(target)
+            if authority is not None and head.host is not None and authority.lower() != head.host.lower():
+                # RFC 9112 §3.2.2 would have the target win; a client sending two different hosts
+                # is confused or probing a cache or a back end that reads the other one.
+                return ClientError(400, "the request target's host differs from the Host header")
         host = self._host(head.host) if head.host and self.router.has_hosts else None
         key = (head.method, raw_path, host)
         cached = self._routes.get(key)
         if cached is None:
             try:
                 path = normalize_path(raw_path, self.allow_encoded_slash, self.allow_semicolon)
+                found = self.router.match(head.method, path, host)
             except BadTarget as exc:
-                conn.refuse(400, str(exc), head)
-                return ANSWERED
-            found = self.router.match(head.method, path, host)
+                return ClientError(400, str(exc))
             if isinstance(found, Match):
                 if len(self._routes) >= _ROUTE_CACHE_SIZE:
                     self._routes.clear()
                 self._routes[key] = cached = (path, found)
             else:
-                preflight = self._unrouted(head, conn, path, host, found)
+                refusal, preflight = self._unrouted(head, path, host, found)
                 if preflight is None:
-                    return ANSWERED
+                    return refusal
                 cached = (path, preflight)  # not cached: a preflight depends on its headers
         path, match = cached
         route = match.route.payload
-        if (
-            route.max_body is not None
-            and head.content_length is not None
-            and head.content_length > route.max_body
-        ):
-            conn.refuse(413, f"request body larger than {route.max_body} bytes", head)
-            return ANSWERED
-        exchange = Exchange(self, head, conn, route, path, match.upstream_path, query)
-        exchange.start()
-        return exchange
+        limit = route.max_body
+        if limit is not None and head.content_length is not None and head.content_length > limit:
+            return ClientError(413, f"request body larger than {limit} bytes")
+        exchange = Exchange(
+            head, responder, route, path, match.upstream_path, query, self.rules, self.access_log
+        )
+        denial = exchange.start()
+        return exchange if denial is None else denial
 
     def _unrouted(
-        self,
-        head: RequestHead,
-        conn: HttpConnection,
-        path: str,
-        host: str | None,
-        found: MethodNotAllowed | None,
-    ) -> Match[RouteRuntime] | None:
-        """The route a CORS preflight is about, or None once the request is answered (404/405)."""
+        self, head: RequestHead, path: str, host: str | None, found: MethodNotAllowed | None
+    ) -> tuple[ClientError, Match[RouteRuntime] | None]:
+        """The refusal (404/405), or the route a CORS preflight is about."""
         if found is None:
-            conn.refuse(404, "no route matches this request", head)
-            return None
+            return ClientError(404, "no route matches this request"), None
         preflight = self._preflight_route(head, path, host)
-        if preflight is None:
-            allow = ", ".join(found.allow).encode()
-            conn.refuse(405, f"{head.method} is not allowed here", head, headers=[(b"allow", allow)])
-        return preflight
+        allow = ", ".join(found.allow).encode()
+        return ClientError(405, f"{head.method} is not allowed here", [(b"allow", allow)]), preflight
 
     @staticmethod
     def _host(raw: bytes) -> str:
@@ -185,21 +157,27 @@ class Gateway:
 
     def _preflight_route(self, head: RequestHead, path: str, host: str | None) -> Match[RouteRuntime] | None:
         """A CORS preflight is an OPTIONS request about another method: route it by that method
-        when the route it would reach has a CORS policy to answer it (and never forwards it)."""
+        when the route it would reach answers preflights (and never forwards them)."""
         if head.method != "OPTIONS":
             return None
         requested = head.header(b"access-control-request-method")
         if requested is None or head.header(b"origin") is None:
             return None
-        match = self.router.match(requested.decode("latin-1").strip().upper(), path, host)
-        if isinstance(match, Match) and any(isinstance(p, Cors) for p in match.route.payload.policies):
+        try:
+            match = self.router.match(requested.decode("latin-1").strip().upper(), path, host)
+        except BadTarget:
+            return None
+        if isinstance(match, Match) and match.route.payload.chain.answers_preflight:
             return match
         return None
+
+    def snapshot(self) -> dict[str, object]:
+        """What the admin API shows of this gateway: routes and upstream targets."""
+        return {
+            "routes": [r.display_name for r in self.config.routes],
+            "upstreams": {name: upstream.snapshot() for name, upstream in self.upstreams.items()},
+        }
 
     def retire(self) -> None:
         for upstream in self.upstreams.values():
             upstream.retire()
-
-
-def _never(ip: str) -> bool:
-    return False

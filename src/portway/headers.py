@@ -42,3 +42,36 @@ def connection_tokens(headers: list[tuple[bytes, bytes]], lower: bool) -> frozen
             tokens.update(t.strip().lower() for t in value.split(b","))
     tokens.discard(b"")
     return frozenset(tokens)
+
+
+# Forwarding headers: the gateway writes them from what it saw; a client's copies say nothing true.
+FORWARDING_PREFIXES = (b"x-forwarded-",)
+FORWARDING = frozenset(
+    {b"x-real-ip", b"forwarded", b"x-client-ip", b"true-client-ip", b"x-cluster-client-ip"}
+)
+
+# Headers some back ends and frameworks read as the "real" path or method, so a client could reach a
+# path or use a method the gateway never routed: never forwarded.
+PATH_OVERRIDES = frozenset(
+    {
+        b"x-original-url",
+        b"x-original-uri",
+        b"x-original-path",
+        b"x-original-method",
+        b"x-original-host",
+        b"x-rewrite-url",
+        b"x-override-url",
+        b"x-http-method-override",
+        b"x-http-method",
+        b"x-method-override",
+        b"x-http-destinationurl",
+        b"x-host",
+    }
+)
+PATH_OVERRIDE_PREFIXES = (b"x-envoy-",)
+
+# Identity: set only from a verified credential (policies/identity_headers.py), whatever the suffix.
+IDENTITY_PREFIXES = (b"x-user-", b"x-consumer", b"x-portway-")
+
+# Cleartext HTTP/2 upgrades are never passed on (h2c smuggling), nor their settings.
+H2C = frozenset({b"http2-settings"})

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from portway.config import GatewayConfig
-from portway.server.serve import RunningServer, start
+from portway.runtime import RunningServer, start
 
 
 @contextlib.asynccontextmanager

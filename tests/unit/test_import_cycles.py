@@ -33,6 +33,7 @@ async def _import_alone(name: str, slots: asyncio.Semaphore) -> tuple[str, int, 
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # ~200 fresh interpreters: minutes on a loaded 2-core machine
 async def test_every_module_imports_first_without_a_cycle() -> None:
     slots = asyncio.Semaphore(4)
     results = await asyncio.gather(*(_import_alone(name, slots) for name in _modules()))

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _serve(config: GatewayConfig, path: Path, reuse_port: bool) -> None:
-    from portway.server.serve import serve_forever, start
+    from portway.runtime import serve_forever, start
 
     async def main() -> None:
         running = await start(config, path, reuse_port=reuse_port)

@@ -49,6 +49,9 @@ class Limits(Model):
     body_timeout: Duration = 30.0
     keepalive_timeout: Duration = 75.0
     max_connections: int = Field(default=20_000, ge=1)
+    # An upstream response head past either limit is a 502 and the upstream connection is closed.
+    max_response_header_bytes: Size = 64 * 1024
+    max_response_headers: int = Field(default=200, ge=1)
 
 
 class AccessLog(Model):

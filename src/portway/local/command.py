@@ -34,8 +34,8 @@ from portway.local.rundir import RunDir, RunDirError, prepare
 from portway.local.seed import seed_once
 from portway.local.status import RequestCounter, StatusTable, report_changes
 from portway.local.supervisor import StartupFailed, State, Supervisor
+from portway.runtime import RunningServer, start
 from portway.server.listener import sock_address
-from portway.server.serve import RunningServer, start
 
 SERVICE_GRACE = 10.0
 

@@ -21,7 +21,7 @@ from rich.text import Text
 
 from portway.local.logs import LogTail, prefixed
 from portway.local.supervisor import State, Supervisor
-from portway.server.serve import RunningServer
+from portway.runtime import RunningServer
 
 STATE_STYLE = {
     State.STARTING: "yellow",

@@ -9,21 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 
+from portway.errors import ClientError
 from portway.policies.api_key import ApiKeyAuthenticator
-from portway.policies.base import Context, Denial, Identity, PolicyResult
+from portway.policies.base import Context, Identity, PolicyResult
 from portway.policies.jwt_auth import InvalidToken, JwtAuthenticator
 
 _CHALLENGE = (b"www-authenticate", b'Bearer realm="portway"')
 _INVALID = (b"www-authenticate", b'Bearer realm="portway", error="invalid_token"')
 
 
-def _missing() -> Denial:
-    return Denial(401, "authentication is required", [_CHALLENGE])
+def _missing() -> ClientError:
+    return ClientError(401, "authentication is required", [_CHALLENGE])
 
 
-def _invalid() -> Denial:
+def _invalid() -> ClientError:
     # Deliberately the same text for every failure: the reason goes nowhere an attacker can see.
-    return Denial(401, "the credential is invalid or expired", [_INVALID])
+    return ClientError(401, "the credential is invalid or expired", [_INVALID])
 
 
 class Authentication:
@@ -62,7 +63,7 @@ class Authentication:
         return _missing() if self.required else None
 
     @staticmethod
-    async def _await(ctx: Context, pending: Awaitable[Identity]) -> Denial | None:
+    async def _await(ctx: Context, pending: Awaitable[Identity]) -> ClientError | None:
         try:
             ctx.identity = await pending
         except InvalidToken:

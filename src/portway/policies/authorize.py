@@ -6,7 +6,8 @@ requirements get 401, others 403."""
 from __future__ import annotations
 
 from portway.config.security import MethodList
-from portway.policies.base import Context, Denial, PolicyResult
+from portway.errors import ClientError
+from portway.policies.base import Context, PolicyResult
 
 _ANY = "*"
 _CHALLENGE = (b"www-authenticate", b'Bearer realm="portway"')
@@ -40,11 +41,11 @@ class Authorize:
             return None
         identity = ctx.identity
         if identity is None:
-            return Denial(
+            return ClientError(
                 401, "authentication is required", [(b"www-authenticate", b'Bearer realm="portway"')]
             )
         if roles and roles.isdisjoint(identity.roles):
-            return Denial(403, "your role does not allow this request")
+            return ClientError(403, "your role does not allow this request")
         if scopes and not scopes <= identity.scopes:
-            return Denial(403, "your token lacks a scope this request needs")
+            return ClientError(403, "your token lacks a scope this request needs")
         return None

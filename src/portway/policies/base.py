@@ -4,22 +4,27 @@ A policy is compiled once from config (its constructor validates everything) and
 ``request(ctx)``, called for every request on its route, in the route's order:
 
 - return ``None`` to let the request continue;
-- return a :class:`Denial` to answer it at the gateway (401, 403, 429, a CORS preflight…);
+- return a :data:`Denial` to answer it at the gateway: a :class:`~portway.errors.ClientError`
+  (401, 403, 429… as problem+json) or an :class:`~portway.contract.Answer` (a preflight's 204);
 - return an awaitable (only when real I/O is needed: a JWKS refresh, a Redis call) that resolves
   to ``None`` or a ``Denial``; the request then finishes on a slow-path coroutine.
 
+A policy that acts on answers also has ``response(ctx, status, headers)``, run in reverse order on
+the upstream's response head before it is sent on; it may edit ``headers`` in place.
+
 Policies read the request through :class:`Context` and never touch sockets. What they add for the
 upstream (identity headers) or for the client (rate-limit, CORS headers) goes into the context's
-header lists; the proxy writes them.
+header lists; the exchange writes them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from portway.server.request import RequestHead
+from portway.contract import Answer, RequestHead
+from portway.errors import ClientError
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,22 +39,14 @@ class Identity:
     expires: float = 0.0  # epoch seconds; 0 = does not expire (API keys)
 
 
-@dataclass(slots=True)
-class Denial:
-    """An answer the gateway gives instead of forwarding. ``problem=False`` sends an empty body
-    with ``status`` (a CORS preflight's 204); otherwise an RFC 9457 problem+json."""
-
-    status: int
-    detail: str | None = None
-    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
-    problem: bool = True
+Denial = ClientError | Answer  # what a policy answers instead of forwarding
 
 
 class Context(Protocol):
     """What a policy sees of a request (implemented by the proxy's exchange)."""
 
     head: RequestHead
-    query: bytes  # the raw query string, without '?'
+    query: bytes  # the raw query string, without '?'; a policy may replace it (a key it consumed)
     identity: Identity | None
     upstream_headers: list[tuple[bytes, bytes]]
     response_headers: list[tuple[bytes, bytes]]
@@ -65,6 +62,10 @@ class Context(Protocol):
 
 
 PolicyResult = Denial | Awaitable[Denial | None] | None
+
+
+RequestHook = Callable[[Context], PolicyResult]
+ResponseHook = Callable[[Context, int, list[tuple[bytes, bytes]]], None]
 
 
 class Policy(Protocol):

@@ -1,5 +1,5 @@
-"""Compiling a route's policy chain once, at load (STYLE.md §2-3): config in, a tuple of policy
-objects out, in the order a request meets them:
+"""Compiling a route's policy chain once, at load (STYLE.md §2-3): config in, a :class:`Chain` of
+bound hooks out, in the order a request meets them (:data:`ORDER`, the one table of it):
 
     IP rules → CORS → authentication → authorisation → rate limit → identity headers
 
@@ -14,12 +14,15 @@ survive ``SIGHUP``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from portway.config.errors import ConfigError, ConfigProblem
 from portway.config.models import GatewayConfig, Route
 from portway.policies.api_key import ApiKeyAuthenticator
 from portway.policies.authentication import Authentication
 from portway.policies.authorize import Authorize
-from portway.policies.base import Policy
+from portway.policies.base import Policy, RequestHook, ResponseHook
 from portway.policies.cors import Cors
 from portway.policies.identity_headers import IdentityHeaders
 from portway.policies.ip_filter import IpFilter
@@ -62,32 +65,74 @@ class SharedPolicyState:
             await self._store.aclose()
 
 
+@dataclass(frozen=True, slots=True)
+class Chain:
+    """A route's compiled policies: request hooks in order, response hooks in reverse order."""
+
+    policies: tuple[Policy, ...]
+    request_hooks: tuple[RequestHook, ...]
+    response_hooks: tuple[ResponseHook, ...]
+    answers_preflight: bool  # a CORS policy answers OPTIONS preflights on this route
+
+
+Builder = Callable[[Route, GatewayConfig, SharedPolicyState], Policy | None]
+
+
+def _ip(route: Route, config: GatewayConfig, shared: SharedPolicyState) -> Policy | None:
+    rules = route.ip if route.ip is not None else config.ip
+    return IpFilter(rules) if rules is not None and (rules.allow or rules.deny) else None
+
+
+def _cors(route: Route, config: GatewayConfig, shared: SharedPolicyState) -> Policy | None:
+    cors = route.cors if route.cors is not None else config.cors
+    return Cors(cors) if cors else None
+
+
+def _auth(route: Route, config: GatewayConfig, shared: SharedPolicyState) -> Policy | None:
+    if route.auth_mode(shared.has_auth) == "none":
+        return None
+    return Authentication(route.auth_mode(shared.has_auth) == "required", shared.jwt, shared.api_keys)
+
+
+def _roles(route: Route, config: GatewayConfig, shared: SharedPolicyState) -> Policy | None:
+    return Authorize(route.roles, route.scopes) if route.roles or route.scopes else None
+
+
+def _rate_limit(route: Route, config: GatewayConfig, shared: SharedPolicyState) -> Policy | None:
+    return RateLimit(route.rate_limit, shared.store, route=route.display_name) if route.rate_limit else None
+
+
+def _identity(route: Route, config: GatewayConfig, shared: SharedPolicyState) -> Policy | None:
+    return shared.identity if route.auth_mode(shared.has_auth) != "none" else None
+
+
+# The one place the order lives (DESIGN.md §1); the key names the config location in errors.
+ORDER: tuple[tuple[str, Builder], ...] = (
+    ("ip", _ip),
+    ("cors", _cors),
+    ("auth", _auth),
+    ("roles", _roles),
+    ("rate_limit", _rate_limit),
+    ("identity", _identity),
+)
+
+
 def build_chain(
     index: int, route: Route, config: GatewayConfig, shared: SharedPolicyState, source: str
-) -> tuple[Policy, ...]:
+) -> Chain:
     """The route's policies; a policy that rejects its config becomes a located ConfigError."""
-    step = "ip"
-    try:
-        chain: list[Policy] = []
-        ip_rules = route.ip if route.ip is not None else config.ip
-        if ip_rules is not None and (ip_rules.allow or ip_rules.deny):
-            chain.append(IpFilter(ip_rules))
-        step = "cors"
-        cors = route.cors if route.cors is not None else config.cors
-        if cors:
-            chain.append(Cors(cors))
-        step = "auth"
-        mode = route.auth_mode(shared.has_auth)
-        if mode != "none":
-            chain.append(Authentication(mode == "required", shared.jwt, shared.api_keys))
-        step = "roles"
-        if route.roles or route.scopes:
-            chain.append(Authorize(route.roles, route.scopes))
-        step = "rate_limit"
-        if route.rate_limit:
-            chain.append(RateLimit(route.rate_limit, shared.store, route=route.display_name))
-        if mode != "none":
-            chain.append(shared.identity)
-    except ValueError as exc:
-        raise ConfigError([ConfigProblem(source, None, f"routes[{index}].{step}", str(exc))]) from None
-    return tuple(chain)
+    policies: list[Policy] = []
+    for step, builder in ORDER:
+        try:
+            policy = builder(route, config, shared)
+        except ValueError as exc:
+            raise ConfigError([ConfigProblem(source, None, f"routes[{index}].{step}", str(exc))]) from None
+        if policy is not None:
+            policies.append(policy)
+    responders = [p.response for p in reversed(policies) if hasattr(p, "response")]
+    return Chain(
+        tuple(policies),
+        tuple(p.request for p in policies),
+        tuple(responders),
+        any(isinstance(p, Cors) for p in policies),
+    )

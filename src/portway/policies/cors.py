@@ -6,6 +6,8 @@
 - An actual request from an allowed origin is forwarded and its response gets
   ``Access-Control-Allow-Origin`` (the origin itself, or ``*`` for a wildcard without credentials),
   ``Access-Control-Expose-Headers`` and, with ``credentials``, ``Access-Control-Allow-Credentials``.
+- The upstream's own ``Access-Control-Allow-Origin``, ``-Credentials`` and ``-Expose-Headers`` are
+  removed from responses to allowed origins (the ``response`` hook): the gateway's are the answer.
 - A request from another origin is forwarded without CORS headers: the browser withholds the
   response from the page. CORS protects browsers' users; it is not access control.
 - When the answer depends on the origin, responses carry ``Vary: Origin`` — including responses
@@ -20,12 +22,19 @@ from __future__ import annotations
 import re
 
 from portway.config.security import CorsConfig
+from portway.contract import Answer
+from portway.errors import ClientError
 from portway.policies.base import Context, Denial
 
 ALLOW_ORIGIN = b"access-control-allow-origin"
 ALLOW_CREDENTIALS = (b"access-control-allow-credentials", b"true")
 VARY_ORIGIN = (b"vary", b"Origin")
 SAFELISTED_METHODS = frozenset({b"GET", b"HEAD", b"POST"})  # Fetch: never need to be listed
+# The upstream's own CORS answer is replaced by the gateway's: two Allow-Origin values make a
+# browser reject the response, and the route's policy is the one that was configured.
+_UPSTREAM_CORS = frozenset(
+    {b"access-control-allow-origin", b"access-control-allow-credentials", b"access-control-expose-headers"}
+)
 _ORIGIN = re.compile(r"^[a-z][a-z0-9+.-]*://[^/?#\s]+$")
 
 
@@ -92,23 +101,30 @@ class Cors:
             ctx.response_headers.append(VARY_ORIGIN)
         return None
 
+    def response(self, ctx: Context, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+        origin = ctx.head.header(b"origin")
+        if origin is None or not (self.any_origin or origin in self.origins):
+            return
+        if any(name.lower() in _UPSTREAM_CORS for name, _ in headers):
+            headers[:] = [(name, value) for name, value in headers if name.lower() not in _UPSTREAM_CORS]
+
     def _allow_origin(self, origin: bytes) -> bytes:
         return origin if self.varies else b"*"
 
     def _preflight(self, origin: bytes, method: bytes, requested: bytes | None) -> Denial:
         if not (self.any_origin or origin in self.origins):
-            return Denial(403, "CORS: this origin is not allowed")
+            return ClientError(403, "CORS: this origin is not allowed")
         if not (self.any_method or method in self.methods or method in SAFELISTED_METHODS):
-            return Denial(403, f"CORS: method {method.decode('latin-1')} is not allowed")
+            return ClientError(403, f"CORS: method {method.decode('latin-1')} is not allowed")
         names = [n.strip().lower() for n in requested.split(b",")] if requested else []
         names = [n for n in names if n]
         if not self.any_header:
             refused = [n.decode("latin-1") for n in names if n not in self.headers]
             if refused:
-                return Denial(403, f"CORS: request headers not allowed: {', '.join(refused)}")
+                return ClientError(403, f"CORS: request headers not allowed: {', '.join(refused)}")
         headers = [(ALLOW_ORIGIN, self._allow_origin(origin)), *self._preflight_tail]
         # With a wildcard, name the requested headers: Fetch never lets `*` cover Authorization.
         allow_headers = b", ".join(names) if self.any_header else self._allow_headers
         if allow_headers:
             headers.append((b"access-control-allow-headers", allow_headers))
-        return Denial(204, headers=headers, problem=False)
+        return Answer(204, headers)

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import time
 
-from portway.config.security import AuthConfig
+from portway.config.security import AuthConfig, JwtConfig
+from portway.errors import ClientError
 from portway.identity import sign_identity
-from portway.policies.base import Context, Denial, Identity, PolicyResult
+from portway.policies.base import Context, Identity, PolicyResult
 
 _UNSAFE = frozenset(range(0x20)) | {0x7F}
+_DEFAULT_CLAIM_HEADERS = JwtConfig.model_fields["claims_to_headers"].default
 _INVALID = (b"www-authenticate", b'Bearer realm="portway", error="invalid_token"')
 
 
@@ -35,10 +37,14 @@ class IdentityHeaders:
 
     def __init__(self, auth: AuthConfig) -> None:
         jwt = auth.jwt
-        self.mapping = [
-            (claim, header.lower().encode())
-            for claim, header in (jwt.claims_to_headers.items() if jwt is not None else ())
-        ]
+        claims = jwt.claims_to_headers if jwt is not None else _DEFAULT_CLAIM_HEADERS
+        self.mapping = [(claim, header.lower().encode()) for claim, header in claims.items()]
+        # An API-key consumer gets the same headers a JWT user would: its subject, declared roles
+        # and scopes under the headers the subject, roles and scopes claims map to.
+        roles_claim = jwt.roles_claim if jwt is not None else "role"
+        scopes_claim = jwt.scopes_claim if jwt is not None else "scope"
+        by_claim = dict(self.mapping)
+        self.consumer_headers = (by_claim.get("sub"), by_claim.get(roles_claim), by_claim.get(scopes_claim))
         self.key = auth.identity.signing_key
         self.ttl = auth.identity.token_ttl
         self._signed: dict[tuple[str, tuple[str, ...], frozenset[str], str | None], tuple[bytes, float]] = {}
@@ -49,9 +55,27 @@ class IdentityHeaders:
             return None
         out = ctx.upstream_headers
         if identity.consumer is not None:
-            out.append((b"x-consumer", identity.consumer.encode()))
-            if identity.roles:
-                out.append((b"x-user-role", ",".join(identity.roles).encode()))
+            self._consumer(identity, out)
+        else:
+            denial = self._claims(identity, out)
+            if denial is not None:
+                return denial
+        if self.key is not None:
+            out.append((b"x-portway-identity", self._token(identity)))
+        return None
+
+    def _consumer(self, identity: Identity, out: list[tuple[bytes, bytes]]) -> None:
+        assert identity.consumer is not None  # names were validated at load: header-safe
+        out.append((b"x-consumer", identity.consumer.encode()))
+        subject, roles, scopes = self.consumer_headers
+        if subject is not None:
+            out.append((subject, identity.subject.encode()))
+        if roles is not None and identity.roles:
+            out.append((roles, ",".join(identity.roles).encode()))
+        if scopes is not None and identity.scopes:
+            out.append((scopes, " ".join(sorted(identity.scopes)).encode()))
+
+    def _claims(self, identity: Identity, out: list[tuple[bytes, bytes]]) -> ClientError | None:
         for claim, header in self.mapping:
             value = identity.claims.get(claim)
             if value is None:
@@ -60,10 +84,8 @@ class IdentityHeaders:
                 value = " ".join(str(v) for v in value)
             encoded = _header_value(value)
             if encoded is None:
-                return Denial(401, "the credential is invalid or expired", [_INVALID])
+                return ClientError(401, "the credential is invalid or expired", [_INVALID])
             out.append((header, encoded))
-        if self.key is not None:
-            out.append((b"x-portway-identity", self._token(identity)))
         return None
 
     def _token(self, identity: Identity) -> bytes:

@@ -15,7 +15,8 @@ from __future__ import annotations
 import ipaddress
 
 from portway.config.security import IpRules
-from portway.policies.base import Context, Denial
+from portway.errors import ClientError
+from portway.policies.base import Context
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -60,7 +61,7 @@ class IpFilter:
             return False
         return not self.allow or any(address in net for net in self.allow)
 
-    def request(self, ctx: Context) -> Denial | None:
+    def request(self, ctx: Context) -> ClientError | None:
         ip = ctx.client_ip
         admitted = self._cache.get(ip)
         if admitted is None:
@@ -68,4 +69,4 @@ class IpFilter:
             if len(self._cache) >= self.cache_size:
                 self._cache.clear()
             self._cache[ip] = admitted
-        return None if admitted else Denial(403, "this address may not use this route")
+        return None if admitted else ClientError(403, "this address may not use this route")

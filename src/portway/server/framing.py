@@ -2,37 +2,56 @@
 
 httptools (llhttp, strict mode) already refuses: Content-Length with Transfer-Encoding, duplicate or
 non-numeric Content-Length, invalid or overflowing chunk sizes, obs-fold, bare LF, invalid header
-names and values. What remains, and is refused here before anything is forwarded:
+names and values, lower-case or unknown methods. What remains, and is refused here before anything
+is forwarded (400 unless said otherwise):
+- a request line that is not exactly ``METHOD SP target SP HTTP/1.x CRLF`` (llhttp skips repeated
+  spaces; :func:`check_request_line` compares the line as sent with the one the parser read);
+- a version other than HTTP/1.0 or 1.1 → 505 (HTTP/0.9, a line without a version → 400);
+- ``*`` as the target of anything but OPTIONS;
 - a Transfer-Encoding other than exactly ``chunked`` (llhttp accepts ``gzip, chunked``) → 501;
-- Transfer-Encoding in an HTTP/1.0 request (RFC 9112 §6.1: faulty framing) → 400;
-- a version other than HTTP/1.0 or 1.1 → 505;
-- HTTP/1.1 without exactly one Host header (RFC 9112 §3.2) → 400;
+- Transfer-Encoding in an HTTP/1.0 request (RFC 9112 §6.1: faulty framing);
+- HTTP/1.1 without exactly one Host header (RFC 9112 §3.2), and any Host that is not a reg-name
+  (letters, digits, ``-._~``) or an IP literal, with an optional port of up to 5 digits;
 - an ``Expect`` other than ``100-continue`` → 417; ``CONNECT`` (this is no forward proxy) → 405;
-- an ``Upgrade`` request with a body (the parser does not read it) → 400.
-Each refusal also closes the connection, since what follows on it can no longer be trusted.
+- an ``Upgrade`` request with a body (the parser does not read it).
+``Upgrade: h2c`` (cleartext HTTP/2, a known way to smuggle requests past a proxy) is not refused,
+since clients send it optimistically: the request is served as plain HTTP/1.1 and the upgrade is
+never forwarded. Each refusal also closes the connection: what follows on it can no longer be trusted.
 """
 
 from __future__ import annotations
 
-from portway.server.request import RequestHead, accept_request_id, new_request_id
+import re
+
+from portway.contract import RequestHead
+from portway.errors import ClientError
+from portway.server.request import accept_request_id, new_request_id
+
+_HOST = re.compile(rb"^(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$")
 
 
-class Refusal(Exception):
-    """The request cannot be served; ``status`` and ``detail`` become a problem+json response."""
-
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
+def check_request_line(buffer: bytes, start: int, method: bytes, target: bytes, version: bytes) -> int:
+    """Where the request line the parser read ends in ``buffer`` (searching from ``start``): it must
+    appear there byte for byte, single spaces and all. Raises :class:`ClientError` otherwise."""
+    line = b"%b %b HTTP/%b\r\n" % (method, target, version)
+    found = buffer.find(line, start)
+    if found < 0:
+        raise ClientError(400, "malformed request line")
+    return found + len(line)
 
 
 def check_framing(head: RequestHead) -> None:
     """Refuse what the parser let through (above); on the way, note the framing headers and the
     request id on ``head``."""
     if head.version not in ("1.1", "1.0"):
-        raise Refusal(505, f"HTTP/{head.version} is not supported")
+        if head.version.startswith("0."):
+            raise ClientError(400, "malformed request line")
+        raise ClientError(505, f"HTTP/{head.version} is not supported")
     if head.method == "CONNECT":
-        raise Refusal(405, "CONNECT is not supported")
+        raise ClientError(405, "CONNECT is not supported")
+    if head.target == b"*" and head.method != "OPTIONS":
+        raise ClientError(400, "'*' is only a target for OPTIONS")
+    upgrading = head.upgrade  # what the parser does: it stops reading at the end of this head
     hosts = 0
     for name, value in head.headers:
         if name == b"host":
@@ -40,23 +59,34 @@ def check_framing(head: RequestHead) -> None:
             head.host = value
         elif name == b"transfer-encoding":
             if head.version == "1.0":
-                raise Refusal(400, "Transfer-Encoding is not allowed in HTTP/1.0")
+                raise ClientError(400, "Transfer-Encoding is not allowed in HTTP/1.0")
             if value.strip().lower() != b"chunked":
-                raise Refusal(501, "only the chunked transfer coding is supported")
+                raise ClientError(501, "only the chunked transfer coding is supported")
             head.body_chunked = True
         elif name == b"content-length":
             head.content_length = int(value)  # llhttp has checked it is one plain number
         elif name == b"expect":
             if value.strip().lower() != b"100-continue":
-                raise Refusal(417, "only 'Expect: 100-continue' is supported")
+                raise ClientError(417, "only 'Expect: 100-continue' is supported")
             head.expect_continue = head.version == "1.1"
         elif name == b"x-request-id" and not head.request_id:
             head.request_id = accept_request_id(value)  # collected here: one pass over the headers
+        elif name == b"upgrade" and head.upgrade and b"h2c" in value.lower():
+            head.upgrade = False  # served as HTTP/1.1; the Upgrade header is hop-by-hop, never sent on
     if not head.request_id:
         head.request_id = new_request_id()
     if hosts > 1 or (hosts == 0 and head.version == "1.1"):
-        raise Refusal(400, "an HTTP/1.1 request needs exactly one Host header")
-    if head.upgrade and head.has_body:
+        raise ClientError(400, "an HTTP/1.1 request needs exactly one Host header")
+    if head.host is not None and not _valid_host(head.host):
+        raise ClientError(400, "the Host header is not a valid host[:port]")
+    if upgrading and head.has_body:
         # httptools stops at an upgrade request's head, so its body would be read as the next
         # request here while the upstream waits for it: the two sides would disagree on framing.
-        raise Refusal(400, "an Upgrade request cannot carry a body")
+        raise ClientError(400, "an Upgrade request cannot carry a body")
+
+
+def _valid_host(value: bytes) -> bool:
+    if not _HOST.match(value):
+        return False
+    port = value.rpartition(b":")[2] if not value.endswith(b"]") and b":" in value else None
+    return port is None or int(port) <= 65535

@@ -1,12 +1,15 @@
 """Every response the gateway makes itself: RFC 9457 ``application/problem+json`` with the request id.
 
-This is the one place gateway faults (:class:`portway.errors.GatewayError`) and denials become bytes.
+This is the one place gateway faults and refusals (:class:`portway.errors.GatewayError`) and the
+gateway's own answers (:class:`portway.contract.Answer`) become bytes.
 """
 
 from __future__ import annotations
 
 import json
 from http import HTTPStatus
+
+from portway.contract import Answer
 
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
 
@@ -54,4 +57,19 @@ def problem_response(
     lines.append(b"\r\n")
     if not head_only:
         lines.append(body)
+    return b"".join(lines)
+
+
+def render_answer(answer: Answer, request_id: str, *, close: bool, head_only: bool) -> bytes:
+    """An :class:`~portway.contract.Answer` as a whole response."""
+    lines = [status_line(answer.status), b"x-request-id: ", request_id.encode(), b"\r\n"]
+    for name, value in answer.headers:
+        lines += (name, b": ", value, b"\r\n")
+    if answer.content_type is not None:
+        lines += (b"content-type: ", answer.content_type, b"\r\n")
+    if answer.status != 204 and not 100 <= answer.status < 200 and answer.status != 304:
+        lines.append(b"content-length: %d\r\n" % len(answer.body))
+    lines.append(b"connection: close\r\n\r\n" if close else b"\r\n")
+    if not head_only:
+        lines.append(answer.body)
     return b"".join(lines)

@@ -10,84 +10,71 @@ Rules:
   socket paused) until the one before it has been answered, so responses stay in order.
 - A response that ends before its request was fully read closes the connection (the rest of the
   body cannot be trusted to frame the next request).
-- Deadlines: header (from the first byte of a request until its head is complete), body (between
-  body chunks, suspended while we hold reading back), keep-alive idle (between requests).
+- Parsing, limits and deadlines are the reader's (:mod:`portway.server.reader`).
+- The connection's phase (:class:`Phase`) moves only along :data:`TRANSITIONS`; the parser's
+  position (head, body, between requests) is the deadline kind, a second axis, since a pipelined
+  request's head may be read while the one before it is answered.
+- A client that half-closes mid-body will never finish its request: its handler hears
+  ``on_client_lost`` (the upstream request is aborted) and the connection closes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections import deque
 from collections.abc import Callable
 from typing import cast
 
 import httptools
 
-from portway.server.framing import Refusal, check_framing
-from portway.server.problem import problem_response, status_line
-from portway.server.request import RequestHead, new_request_id
-from portway.server.state import Handler, ServerState
+from portway.contract import Answer, RequestHead
+from portway.errors import ClientError, GatewayError
+from portway.server.phases import TRANSITIONS, Phase
+from portway.server.problem import problem_response, render_answer
+from portway.server.reader import (
+    _BODY,
+    _CHUNK_OVERHEAD,
+    _HEAD,
+    _IDLE,
+    _NO_DEADLINE,
+    _PAUSE_APP,
+    _PAUSE_PIPELINE,
+    _PAUSE_UPGRADE,
+    _PER_CHUNK,
+    Incoming,
+    RequestReader,
+)
+from portway.server.request import new_request_id
+from portway.server.state import ServerState
 
-_NO_DEADLINE, _HEAD, _BODY, _IDLE = 0, 1, 2, 3
-_PAUSE_PIPELINE, _PAUSE_APP, _PAUSE_UPGRADE = 1, 2, 4
+__all__ = ["TRANSITIONS", "HttpConnection", "Phase"]
+
+_WAITING, _ACTIVE, _RESPONDING, _TUNNEL, _CLOSED = Phase  # module-level: cheap to compare on the hot path
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
-# A request answered before its body was read keeps the connection only if the rest of the body is
-# small enough to read and drop; otherwise the connection closes after the response.
-_DISCARDABLE_BODY = 64 * 1024
+class HttpConnection(RequestReader):
+    """One client connection; the :class:`~portway.contract.Responder` its handlers write through."""
 
-
-class _Incoming:
-    __slots__ = ("chunks", "complete", "discard", "handler", "head")
-
-    def __init__(self, head: RequestHead) -> None:
-        self.head = head
-        self.handler: Handler | None = None
-        self.chunks: list[bytes] = []
-        self.complete = False
-        self.discard = False
-
-    @property
-    def reusable(self) -> bool:
-        """Can the connection serve another request once this one is answered?"""
-        if not self.head.keep_alive:
-            return False
-        if self.complete or not self.head.has_body:
-            return True
-        length = self.head.content_length
-        return length is not None and length <= _DISCARDABLE_BODY
-
-
-class HttpConnection(asyncio.Protocol):
     def __init__(self, state: ServerState) -> None:
-        self.state = state
-        self.loop = state.loop
-        self.limits = state.limits
-        self.parser = httptools.HttpRequestParser(self)
-        self.transport: asyncio.Transport | None = None
+        super().__init__(state)
         self.client_ip = ""
         self.client_port = 0
-        self.parsing: _Incoming | None = None
-        self.active: _Incoming | None = None
-        self.queue: deque[_Incoming] = deque()
-        self.deadline = 0.0
-        self.deadline_kind = _NO_DEADLINE
-        self.closing = False
         self.write_paused = False
-        self.response_started = False
         self.bytes_out = 0
-        self._read_paused = 0
-        self._in_head = False
-        self._head_bytes = 0
-        self._url = b""
-        self._headers: list[tuple[bytes, bytes]] = []
-        self._header_bytes = 0
-        self._body_bytes = 0
         self._tunnel: Callable[[bytes], None] | None = None
-        self._upgrade_rest = b""
         self._close_after = False
+
+    def __repr__(self) -> str:
+        return f"<HttpConnection {self.client_ip}:{self.client_port} {self.phase.value}>"
+
+    def _enter(self, phase: Phase) -> None:
+        if phase not in TRANSITIONS[self.phase]:
+            raise AssertionError(f"connection phase {self.phase.value} → {phase.value} is not allowed")
+        self.phase = phase
+
+    @property
+    def closing(self) -> bool:
+        return self.phase is _CLOSED or self._close_after or self.state.draining
 
     # -- asyncio.Protocol --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -100,14 +87,15 @@ class HttpConnection(asyncio.Protocol):
         if len(self.state.connections) >= self.limits.max_connections or self.state.draining:
             self.transport.write(problem_response(503, "too many connections", None, close=True))
             self.transport.close()
-            self.closing = True
+            self.phase = _CLOSED
             return
         self.state.connections.add(self)
         self.state.timed.add(self)
         self._arm(_HEAD, self.limits.header_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.closing = True
+        if self.phase is not _CLOSED:
+            self._enter(_CLOSED)
         state = self.state
         state.connections.discard(self)
         state.timed.discard(self)
@@ -130,137 +118,90 @@ class HttpConnection(asyncio.Protocol):
         if self._tunnel is not None:
             self._tunnel(data)
             return
-        if self.closing:
+        if self.phase is _CLOSED:
             return
+        in_chunked = self.parsing is not None and self.parsing.head.body_chunked and not self._in_head
+        body_before = self._body_bytes
+        if self._in_head and not self._line_checked:
+            # The request line began in an earlier read: keep its start for the line check (at most
+            # a request line's worth: a longer one is refused before it is complete).
+            carry = self._buffer[self._line_end :][-(self.limits.max_request_line + 16) :]
+            self._buffer = carry + data
+        else:
+            self._buffer = data
         if self._in_head:
             self._head_bytes += len(data)
+        self._line_end = 0
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
             rest = data[upgrade.args[0] :]
             if self.active is None:
                 # Answered already (no route, a denial): no tunnel can open, so keep speaking HTTP.
-                if rest and not self.closing:
+                if rest and self.phase is not _CLOSED:
                     self.data_received(rest)
                 return
             self._upgrade_rest = rest
             self._pause_reading(_PAUSE_UPGRADE)
             return
         except httptools.HttpParserError as exc:
-            refusal = exc.__context__ if isinstance(exc.__context__, Refusal) else None
+            refusal = exc.__context__ if isinstance(exc.__context__, ClientError) else None
             if refusal is None and isinstance(exc.__context__, Exception):
                 raise exc.__context__ from None  # a bug in a handler, not bad input: let it surface
-            self._refuse(refusal or Refusal(400, f"malformed request: {exc}"))
+            self._refuse(refusal or ClientError(400, f"malformed request: {exc}"))
             return
-        if self._in_head and self._head_bytes > self.limits.max_request_line + self.limits.max_header_bytes:
-            self._refuse(Refusal(431, "request header section too large"))
+        if self._in_head:
+            if self._head_bytes > self.limits.max_request_line + self.limits.max_header_bytes:
+                self._refuse(ClientError(431, "request header section too large"))
+        elif in_chunked and self.parsing is not None:
+            # Still inside the same chunked body, so every byte of this read belongs to it.
+            self._chunk_wire += len(data)
+            self._chunk_data += self._body_bytes - body_before
+            if self._chunk_wire - self._chunk_data > _CHUNK_OVERHEAD + _PER_CHUNK * self._chunks:
+                self._refuse(ClientError(400, "chunk extensions too long"))
 
     def eof_received(self) -> bool | None:
-        # A half-closed client still gets its answer; the transport closes after we finish.
+        incoming = self.parsing
+        if incoming is not None and not self._in_head:
+            # Half-closed in the middle of a body: the request can never complete, and forwarding
+            # what came would hand the upstream a truncated request as if it were whole.
+            self.parsing = None
+            self.queue.clear()
+            if incoming is self.active:
+                self.active = None
+                if incoming.handler is not None:
+                    incoming.handler.on_client_lost()
+                self.abort()
+                return False
         if self.active is None:
             return False
-        self.closing_after_response()
+        # A half-closed client still gets its answer; the transport closes after we finish.
+        self._close_after = True
         return True
 
-    # -- httptools callbacks -----------------------------------------------------------------
-    def on_message_begin(self) -> None:
-        self._in_head = True
-        self._head_bytes = 0
-        self._url = b""
-        self._headers = []
-        self._header_bytes = 0
-        self._body_bytes = 0
-        self._arm(_HEAD, self.limits.header_timeout)
-
-    def on_url(self, url: bytes) -> None:
-        self._url += url
-        if len(self._url) > self.limits.max_request_line:
-            raise Refusal(414, "request target too long")
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._header_bytes += len(name) + len(value) + 4
-        if self._header_bytes > self.limits.max_header_bytes:
-            raise Refusal(431, "request header section too large")
-        if len(self._headers) >= self.limits.max_headers:
-            raise Refusal(431, "too many request header fields")
-        self._headers.append((name.lower(), value))
-
-    def on_headers_complete(self) -> None:
-        self._in_head = False
-        parser = self.parser
-        head = RequestHead(
-            parser.get_method().decode("ascii"),
-            self._url,
-            parser.get_http_version(),
-            self._headers,
-            parser.should_keep_alive(),
-            parser.should_upgrade(),
-            self.client_ip,
-            self.client_port,
-            time.perf_counter(),  # uvloop's loop.time() has millisecond resolution
-        )
-        incoming = _Incoming(head)
-        self.parsing = incoming  # a refusal below carries this request's id
-        try:
-            check_framing(head)
-        except Refusal:
-            if not head.request_id:
-                head.request_id = new_request_id()
-            raise
-        if head.content_length is not None and head.content_length > self.limits.max_body:
-            raise Refusal(413, f"request body larger than {self.limits.max_body} bytes")
-        if head.has_body:
-            self._arm(_BODY, self.limits.body_timeout)
-        else:
-            self._arm(_NO_DEADLINE, 0)
-        if self.active is None:
-            self._dispatch(incoming)
-        else:
-            self.queue.append(incoming)
-            self._pause_reading(_PAUSE_PIPELINE)
-
-    def on_body(self, body: bytes) -> None:
-        incoming = self.parsing
-        if incoming is None:
-            return
-        self._body_bytes += len(body)
-        if self._body_bytes > self.limits.max_body:
-            raise Refusal(413, f"request body larger than {self.limits.max_body} bytes")
-        if self.deadline_kind == _BODY:
-            self.deadline = self.loop.time() + self.limits.body_timeout
-        if incoming.handler is not None:
-            incoming.handler.on_body(body)
-        elif not incoming.discard:
-            incoming.chunks.append(body)
-
-    def on_message_complete(self) -> None:
-        incoming, self.parsing = self.parsing, None
-        if self.deadline_kind == _BODY:
-            self._arm(_NO_DEADLINE, 0)
-        if incoming is None:
-            return
-        incoming.complete = True
-        if incoming.handler is not None:
-            incoming.handler.on_end()
-
-    # -- what handlers call ------------------------------------------------------------------
+    # -- the Responder: what handlers call ---------------------------------------------------
     def write(self, data: bytes) -> None:
-        if self.transport is not None and not self.closing:
-            self.response_started = True
-            self.bytes_out += len(data)
-            self.transport.write(data)
+        transport = self.transport
+        phase = self.phase
+        if transport is None or phase is _CLOSED:
+            return
+        if phase is _ACTIVE:
+            self._enter(_RESPONDING)
+        self.bytes_out += len(data)
+        transport.write(data)
 
     def send_continue(self) -> None:
-        if self.transport is not None and not self.response_started and not self.closing:
+        if self.transport is not None and self.phase is _ACTIVE:
             self.transport.write(_CONTINUE)
 
     def finish(self, keep_alive: bool) -> None:
         """The active request's response is complete."""
         done, self.active = self.active, None
-        self.response_started = False
         if done is None:
             return
-        if not keep_alive or not done.reusable or self.closing or self._close_after or self.state.draining:
+        if self.phase in (_ACTIVE, _RESPONDING):
+            self._enter(_WAITING)
+        if not keep_alive or not done.reusable or self.closing:
             self.close()
             return
         if not done.complete:
@@ -273,46 +214,37 @@ class HttpConnection(asyncio.Protocol):
         elif not self._in_head and self.parsing is None:
             self._arm(_IDLE, self.limits.keepalive_timeout)
         if self._read_paused & _PAUSE_UPGRADE and self.active is None:
-            # An upgrade the upstream declined (any answer but 101): the connection goes on as HTTP,
-            # starting with whatever the client sent after the upgrade request's head.
+            # An upgrade the upstream declined (any answer but 101), or an h2c upgrade we ignored:
+            # the connection goes on as HTTP, starting with what the client sent after that head.
             rest, self._upgrade_rest = self._upgrade_rest, b""
             self._resume_reading(_PAUSE_UPGRADE)
             if rest:
                 self.data_received(rest)
 
-    def respond(self, data: bytes, keep_alive: bool) -> None:
-        """Send a whole response the gateway made and finish the request."""
-        self.write(data)
-        self.finish(keep_alive)
-
-    def refuse(self, status: int, detail: str, head: RequestHead, **kw: object) -> None:
-        """Answer the active request with a problem+json of the gateway's own."""
+    def _keep(self) -> bool:
         incoming = self.active
-        keep = incoming is not None and incoming.reusable and not self.state.draining and not self.closing
-        headers = kw.get("headers")
-        self.respond(
+        return incoming is not None and incoming.reusable and not self.closing
+
+    def refuse(self, error: GatewayError, head: RequestHead) -> None:
+        """Answer the active request with a problem+json of the gateway's own."""
+        keep = self._keep()
+        self.write(
             problem_response(
-                status,
-                detail,
+                error.status,
+                error.public_detail,
                 head.request_id,
                 close=not keep,
                 head_only=head.method == "HEAD",
-                headers=headers if isinstance(headers, list) else None,
-            ),
-            keep,
+                headers=error.headers,
+            )
         )
+        self.finish(keep)
 
-    def respond_empty(self, status: int, headers: list[tuple[bytes, bytes]], head: RequestHead) -> None:
-        """Answer the active request with a bodiless response of the gateway's own (a preflight)."""
-        incoming = self.active
-        keep = incoming is not None and incoming.reusable and not self.state.draining and not self.closing
-        lines = [status_line(status), b"x-request-id: ", head.request_id.encode(), b"\r\n"]
-        for name, value in headers:
-            lines += (name, b": ", value, b"\r\n")
-        if status != 204 and not 100 <= status < 200:
-            lines.append(b"content-length: 0\r\n")
-        lines.append(b"\r\n" if keep else b"connection: close\r\n\r\n")
-        self.respond(b"".join(lines), keep)
+    def answer(self, answer: Answer, head: RequestHead) -> None:
+        """Answer the active request with a response of the gateway's own (a preflight, admin)."""
+        keep = self._keep()
+        self.write(render_answer(answer, head.request_id, close=not keep, head_only=head.method == "HEAD"))
+        self.finish(keep)
 
     def hold_reading(self) -> None:
         """Backpressure from the upstream: stop reading the request body for now."""
@@ -327,6 +259,7 @@ class HttpConnection(asyncio.Protocol):
 
     def start_tunnel(self, receive: Callable[[bytes], None]) -> bytes:
         """Switch to a raw byte pump after a 101; returns bytes the client sent after its head."""
+        self._enter(_TUNNEL)
         self._tunnel = receive
         self._arm(_NO_DEADLINE, 0)
         self.state.timed.discard(self)
@@ -334,17 +267,15 @@ class HttpConnection(asyncio.Protocol):
         self._resume_reading(_PAUSE_UPGRADE)
         return rest
 
-    def closing_after_response(self) -> None:
-        self._close_after = True
-
     def close(self) -> None:
-        if not self.closing and self.transport is not None:
-            self.closing = True
+        if self.phase is not _CLOSED and self.transport is not None:
+            self._enter(_CLOSED)
             self.transport.close()
 
     def abort(self) -> None:
         if self.transport is not None:
-            self.closing = True
+            if self.phase is not _CLOSED:
+                self._enter(_CLOSED)
             self.transport.abort()
 
     def close_if_idle(self) -> bool:
@@ -354,36 +285,42 @@ class HttpConnection(asyncio.Protocol):
         return False
 
     # -- internals ---------------------------------------------------------------------------
-    def _dispatch(self, incoming: _Incoming) -> None:
+    def _dispatch(self, incoming: Incoming) -> None:
         self.active = incoming
-        handler = self.state.app.handle(incoming.head, self)
+        self._enter(_ACTIVE)
+        head = incoming.head
+        decision = self.state.app.handle(head, self)
         if self.active is not incoming:
-            return  # answered synchronously (an error, a denial) and finished already
-        incoming.handler = handler
+            return  # answered and finished already (an upstream error on the fast path)
+        if isinstance(decision, ClientError):
+            self.refuse(decision, head)
+            return
+        if isinstance(decision, Answer):
+            self.answer(decision, head)
+            return
+        incoming.handler = decision
         chunks, incoming.chunks = incoming.chunks, []
         for chunk in chunks:
-            handler.on_body(chunk)
+            decision.on_body(chunk)
         if incoming.complete:
-            handler.on_end()
+            decision.on_end()
 
-    def _refuse(self, refusal: Refusal) -> None:
+    def _refuse(self, refusal: ClientError) -> None:
         """Bad input on the wire: answer (unless a response is under way) and close."""
         request_id = self.parsing.head.request_id if self.parsing is not None else new_request_id()
         self.queue.clear()
         if self.active is not None and self.active is not self.parsing:
-            self.closing_after_response()  # let the response in progress finish, then close
+            self._close_after = True  # let the response in progress finish, then close
             self._pause_reading(_PAUSE_PIPELINE)
             return
         active, self.active = self.active, None
-        if not self.response_started:
-            self.write(problem_response(refusal.status, refusal.detail, request_id, close=True))
+        if self.phase is not _RESPONDING and self.phase is not _CLOSED and self.transport is not None:
+            body = problem_response(refusal.status, refusal.detail, request_id, close=True)
+            self.bytes_out += len(body)
+            self.transport.write(body)
         if active is not None and active.handler is not None:
             active.handler.on_client_lost()
         self.close()
-
-    def _arm(self, kind: int, timeout: float) -> None:
-        self.deadline_kind = kind
-        self.deadline = self.loop.time() + timeout if kind != _NO_DEADLINE else 0.0
 
     def on_deadline(self, now: float) -> None:
         kind, self.deadline_kind = self.deadline_kind, _NO_DEADLINE
@@ -391,15 +328,4 @@ class HttpConnection(asyncio.Protocol):
             self.close()
         elif kind in (_HEAD, _BODY):
             detail = "timed out reading the request " + ("head" if kind == _HEAD else "body")
-            self._refuse(Refusal(408, detail))
-
-    def _pause_reading(self, reason: int) -> None:
-        if not self._read_paused and self.transport is not None:
-            self.transport.pause_reading()
-        self._read_paused |= reason
-
-    def _resume_reading(self, reason: int) -> None:
-        was = self._read_paused
-        self._read_paused &= ~reason
-        if was and not self._read_paused and self.transport is not None and not self.closing:
-            self.transport.resume_reading()
+            self._refuse(ClientError(408, detail))

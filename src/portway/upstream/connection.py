@@ -1,45 +1,85 @@
 """One keep-alive connection to an upstream target: writes requests, parses responses.
 
-The connection reports to the *exchange* that holds it (the request being proxied) through plain
-method calls; when the response is complete it returns itself to its pool, or closes when it cannot
-be reused. It is never reused after an error, a timeout, a ``Connection: close`` from the peer, a
-response that ended before its request was fully sent, or any byte received while idle.
+Rules:
+- The connection's :class:`State` moves only along :data:`TRANSITIONS`. It reports to the
+  *exchange* holding it (a :class:`ResponseSink`) and to its *owner* (the pool, through the narrow
+  :class:`Owner` protocol: ``release`` when a response ended cleanly, ``forget`` once when it
+  closes). It keeps no counts of its own: the pool keeps the books.
+- It is never reused after an error, a timeout, a ``Connection: close`` from the peer, a response
+  that ended before its request was fully sent, or any byte received while idle.
+- Faults say what reached the upstream: closed before any byte of answer → :class:`UpstreamDisconnected`
+  (the exchange may replay an idempotent request); closed mid-answer, invalid HTTP, or a response
+  head over ``max_head_bytes`` / ``max_headers`` → :class:`UpstreamProtocolError`; silence past the
+  read timeout → :class:`ReadTimeout`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Protocol, cast
+import enum
+from dataclasses import dataclass
+from typing import Protocol, cast
 
 import httptools
 
-from portway.errors import GatewayError, UpstreamConnectError, UpstreamProtocolError, UpstreamTimeout
+from portway.errors import ReadTimeout, UpstreamDisconnected, UpstreamError, UpstreamProtocolError
 
-if TYPE_CHECKING:
-    from portway.upstream.pool import TargetPool
+
+class State(enum.Enum):
+    CLOSED = "closed"  # not handed out yet (connecting), or closed
+    IDLE = "idle"  # in the pool, between requests
+    ACTIVE = "active"  # handed to an exchange; no byte of the answer yet
+    RECEIVING = "receiving"  # answer bytes arriving
+    TUNNEL = "tunnel"  # a raw byte pump after 101
+
+
+TRANSITIONS: dict[State, frozenset[State]] = {
+    State.CLOSED: frozenset({State.ACTIVE}),
+    State.IDLE: frozenset({State.ACTIVE, State.CLOSED}),
+    State.ACTIVE: frozenset({State.RECEIVING, State.CLOSED}),
+    State.RECEIVING: frozenset({State.IDLE, State.TUNNEL, State.CLOSED}),
+    State.TUNNEL: frozenset({State.CLOSED}),
+}
+_CLOSED, _IDLE, _ACTIVE, _RECEIVING, _TUNNEL = State
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseLimits:
+    max_head_bytes: int = 64 * 1024
+    max_headers: int = 200
 
 
 class ResponseSink(Protocol):
     """What an exchange implements to receive one upstream response."""
 
-    def on_response_head(
-        self, status: int, reason: bytes, headers: list[tuple[bytes, bytes]], conn: UpstreamConnection
-    ) -> None: ...
+    def on_response_head(self, status: int, reason: bytes, headers: list[tuple[bytes, bytes]]) -> None: ...
     def on_response_body(self, data: bytes) -> None: ...
     def on_response_end(self) -> None: ...
-    def on_upstream_error(self, error: GatewayError) -> None: ...
+    def on_upstream_error(self, error: UpstreamError) -> None: ...
     def on_upstream_writable(self) -> None: ...
     def on_tunnel_data(self, data: bytes) -> None: ...
     def flush_head(self) -> None: ...
 
 
-_IDLE, _BUSY, _TUNNEL, _CLOSED = 0, 1, 2, 3
+class Owner(Protocol):
+    """What a connection tells whoever handed it out (the pool)."""
+
+    def release(self, conn: UpstreamConnection) -> None: ...
+    def forget(self, conn: UpstreamConnection, was_busy: bool) -> None: ...
+
+
+class _HeadTooLarge(Exception):
+    pass
 
 
 class UpstreamConnection(asyncio.Protocol):
-    def __init__(self, pool: TargetPool) -> None:
-        self.pool = pool
-        self.loop = pool.loop
+    def __init__(
+        self, owner: Owner, loop: asyncio.AbstractEventLoop, label: str, limits: ResponseLimits
+    ) -> None:
+        self.owner = owner
+        self.loop = loop
+        self.label = label
+        self.limits = limits
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.sink: ResponseSink | None = None
@@ -51,34 +91,37 @@ class UpstreamConnection(asyncio.Protocol):
         self.head_only = False  # response to HEAD: no body whatever the headers say
         self.keep_alive = True
         self.served = 0
+        self._read_timeout = 0.0
         self._status = 0
         self._reason = b""
         self._headers: list[tuple[bytes, bytes]] = []
+        self._head_bytes = 0
+        self._head_open = False  # between a response's first byte and the end of its head
+        self._head_wire = 0  # bytes read while a head was open: bounds a header that never ends
         self._interim = False
-        self._ended = False
-        self._answering = False  # a byte of the current response has arrived
         self._until_close = False  # the current response's body ends when the upstream closes
 
     def __repr__(self) -> str:
-        states = {_IDLE: "idle", _BUSY: "busy", _TUNNEL: "tunnel", _CLOSED: "closed"}
-        return f"<UpstreamConnection {self.pool.target} {states[self.state]} served={self.served}>"
+        return f"<UpstreamConnection {self.label} {self.state.value} served={self.served}>"
+
+    def _enter(self, state: State) -> None:
+        if state not in TRANSITIONS[self.state]:
+            raise AssertionError(f"upstream connection {self.state.value} → {state.value} is not allowed")
+        self.state = state
 
     @property
     def usable(self) -> bool:
-        return self.state == _IDLE and self.transport is not None and not self.transport.is_closing()
+        return self.state is _IDLE and self.transport is not None and not self.transport.is_closing()
 
     # -- used by the pool and the exchange ----------------------------------------------------
     def claim(self) -> None:
-        self.state = _BUSY
+        self._enter(_ACTIVE)
         self.deadline = 0.0
 
     def begin(self, sink: ResponseSink, head_only: bool, read_timeout: float) -> None:
         self.sink = sink
-        self.state = _BUSY
         self.head_only = head_only
         self.request_sent = False
-        self._ended = False
-        self._answering = False
         self._until_close = False
         self._read_timeout = read_timeout
         self.deadline = self.loop.time() + read_timeout
@@ -86,9 +129,16 @@ class UpstreamConnection(asyncio.Protocol):
     def write(self, data: bytes) -> None:
         if self.transport is not None:
             self.transport.write(data)
+            if not self.request_sent and self.state is _ACTIVE:
+                # While the request body goes out, the upstream is waiting for it, not late: the
+                # read timeout counts from the last byte sent (a stalled upstream stops taking
+                # bytes, the client is held back, and the deadline then runs out).
+                self.deadline = self.loop.time() + self._read_timeout
 
     def request_complete(self) -> None:
         self.request_sent = True
+        if self.state is _ACTIVE:
+            self.deadline = self.loop.time() + self._read_timeout
 
     def detach(self) -> None:
         """The client went away mid-exchange: this connection's state is unknown, drop it."""
@@ -96,9 +146,8 @@ class UpstreamConnection(asyncio.Protocol):
         self.close()
 
     def open_tunnel(self) -> None:
-        self.state = _TUNNEL
+        self._enter(_TUNNEL)
         self.deadline = 0.0
-        self.pool.sweeper.timed.discard(self)
 
     def pause_reading(self) -> None:
         if self.transport is not None:
@@ -112,10 +161,10 @@ class UpstreamConnection(asyncio.Protocol):
 
     def close(self) -> None:
         was = self.state
-        if was != _CLOSED:
-            self.state = _CLOSED
+        if was is not _CLOSED:
+            self._enter(_CLOSED)
             self.deadline = 0.0
-            self.pool.forget(self, was_busy=was != _IDLE)
+            self.owner.forget(self, was_busy=was is not _IDLE)
             if self.transport is not None:
                 self.transport.close()
 
@@ -124,28 +173,23 @@ class UpstreamConnection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._until_close and exc is None and self.state == _BUSY and not self._ended:
+        was = self.state
+        if self._until_close and exc is None and was is _RECEIVING:
             self._message_done()  # a clean close is how a close-delimited body ends (RFC 9112 §6.3)
             return
         sink, self.sink = self.sink, None
-        was = self.state
-        if was != _CLOSED:
-            self.state = _CLOSED
-            self.deadline = 0.0
-            self.pool.forget(self, was_busy=was != _IDLE)
-        if sink is not None and was in (_BUSY, _TUNNEL):
-            if was == _BUSY and not self._ended:
-                if not self._answering:
-                    # Closed without a byte of answer: a kept-alive connection whose timer fired as
-                    # our request went out, or a process that died. The exchange may replay an
-                    # idempotent request elsewhere.
-                    sink.on_upstream_error(UpstreamConnectError("upstream closed the connection unanswered"))
-                else:
-                    sink.on_upstream_error(
-                        UpstreamProtocolError("upstream closed the connection mid-response")
-                    )
-            else:
-                sink.on_upstream_error(UpstreamConnectError("tunnel closed"))
+        if was is not _CLOSED:
+            self.close()
+        if sink is None:
+            return
+        if was is _ACTIVE:
+            # Closed without a byte of answer: a kept-alive connection whose timer fired as our
+            # request went out, or a process that died. The exchange may replay an idempotent request.
+            sink.on_upstream_error(UpstreamDisconnected(f"{self.label} closed the connection unanswered"))
+        elif was is _RECEIVING:
+            sink.on_upstream_error(UpstreamProtocolError(f"{self.label} closed the connection mid-response"))
+        elif was is _TUNNEL:
+            sink.on_upstream_error(UpstreamDisconnected(f"{self.label} closed the tunnel"))
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -156,15 +200,17 @@ class UpstreamConnection(asyncio.Protocol):
             self.sink.on_upstream_writable()
 
     def data_received(self, data: bytes) -> None:
-        if self.state == _TUNNEL:
+        state = self.state
+        if state is _TUNNEL:
             if self.sink is not None:
                 self.sink.on_tunnel_data(data)
             return
-        if self.state != _BUSY or self._ended:
+        if state is _ACTIVE:
+            self._enter(_RECEIVING)
+        elif state is not _RECEIVING:
             self.close()  # bytes nobody asked for: this connection can no longer be trusted
             return
         self.deadline = self.loop.time() + self._read_timeout
-        self._answering = True
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
@@ -172,31 +218,55 @@ class UpstreamConnection(asyncio.Protocol):
             if rest and self.sink is not None:
                 self.sink.on_tunnel_data(rest)
         except httptools.HttpParserError as exc:
-            if exc.__context__ is not None and not isinstance(exc.__context__, httptools.HttpParserError):
-                raise exc.__context__ from None  # a bug in the exchange, not bad upstream input
-            self._fail(UpstreamProtocolError(f"invalid response from upstream: {exc}"))
+            cause = exc.__context__
+            if isinstance(cause, _HeadTooLarge):
+                self._fail(UpstreamProtocolError(f"{self.label}: {cause}"))
+            elif cause is not None and not isinstance(cause, httptools.HttpParserError):
+                raise cause from None  # a bug in the exchange, not bad upstream input
+            else:
+                self._fail(UpstreamProtocolError(f"invalid response from {self.label}: {exc}"))
         else:
+            if self._head_open:
+                self._head_wire += len(data)
+                if self._head_wire > self.limits.max_head_bytes:
+                    self._fail(
+                        UpstreamProtocolError(
+                            f"{self.label}: response head over {self.limits.max_head_bytes} bytes"
+                        )
+                    )
+                    return
             if self.sink is not None:
                 self.sink.flush_head()
 
     def on_deadline(self, now: float) -> None:
-        if self.state == _IDLE:
+        if self.state is _IDLE:
             self.close()  # idle expiry
-        elif self.state == _BUSY:
-            self._fail(UpstreamTimeout("upstream did not answer in time"))
+        elif self.state is _ACTIVE or self.state is _RECEIVING:
+            self._fail(ReadTimeout(f"{self.label} did not answer in time"))
 
     # -- httptools callbacks -----------------------------------------------------------------
     def on_message_begin(self) -> None:
         self._headers = []
         self._reason = b""
+        self._head_bytes = 0
+        self._head_open = True
+        self._head_wire = 0
 
     def on_status(self, reason: bytes) -> None:
         self._reason += reason
+        self._head_bytes += len(reason)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name, value))
+        self._head_bytes += len(name) + len(value) + 4
+        headers = self._headers
+        if self._head_bytes > self.limits.max_head_bytes:
+            raise _HeadTooLarge(f"response head over {self.limits.max_head_bytes} bytes")
+        if len(headers) >= self.limits.max_headers:
+            raise _HeadTooLarge(f"response head with over {self.limits.max_headers} fields")
+        headers.append((name, value))
 
     def on_headers_complete(self) -> None:
+        self._head_open = False
         status = self.parser.get_status_code()
         self._status = status
         if 100 <= status < 200 and status != 101:
@@ -208,8 +278,8 @@ class UpstreamConnection(asyncio.Protocol):
         )
         sink = self.sink
         if sink is not None:
-            sink.on_response_head(status, self._reason, self._headers, self)
-        if self.head_only and status != 101:
+            sink.on_response_head(status, self._reason, self._headers)
+        if self.head_only and status != 101 and self.state is _RECEIVING:
             # The parser would now wait for a body HEAD responses never carry: start afresh.
             self.parser = httptools.HttpResponseParser(self)
             self._message_done()
@@ -222,30 +292,30 @@ class UpstreamConnection(asyncio.Protocol):
         if self._interim:
             self._interim = False
             return
-        if self._status != 101 and not self._ended:
+        if self._status != 101 and self.state is _RECEIVING:
             self._message_done()
 
     # -- internals ---------------------------------------------------------------------------
     def _message_done(self) -> None:
-        self._ended = True
         self._status = 0
         self.served += 1
         sink, self.sink = self.sink, None
         # Back to the pool before the exchange hears of it, so a pipelined next request can reuse it.
         # A response that ended before its request was fully sent leaves the stream unusable.
-        if self.keep_alive and self.request_sent and self.state == _BUSY:
-            self.state = _IDLE
+        if self.keep_alive and self.request_sent:
+            self._enter(_IDLE)
+            self.deadline = 0.0
             if self.reading_paused:
                 # The last bytes filled the client's buffer and the exchange held us back; the
                 # exchange is done with us, so nobody else would resume reading: do it now.
                 self.resume_reading()
-            self.pool.release(self)
+            self.owner.release(self)
         else:
             self.close()
         if sink is not None:
             sink.on_response_end()
 
-    def _fail(self, error: GatewayError) -> None:
+    def _fail(self, error: UpstreamError) -> None:
         sink, self.sink = self.sink, None
         self.close()
         if sink is not None:

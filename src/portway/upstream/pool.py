@@ -8,7 +8,10 @@ Rules:
   ``forget()`` drops it from the books whatever its state. Idle connections expire after
   ``idle_timeout`` (the sweeper closes them).
 - A failed connect marks the target down for a short backoff, so balancers skip it while other
-  targets are up (passive health).
+  targets are up (passive health). Connect faults say nothing was sent: :class:`ConnectError`,
+  :class:`ConnectTimeout` (a blackholed target), :class:`PoolTimeout` (every connection busy).
+- The pool is the connections' :class:`~portway.upstream.connection.Owner`: it alone keeps the
+  counts (``open``, ``busy``, ``idle``); ``snapshot()`` is what the admin API reads.
 - ``mark_down()`` takes the target out of rotation until ``mark_up()``, whatever connects succeed
   meanwhile: a supervisor that knows the process is dead or still starting (``portway up``) says so.
 """
@@ -21,17 +24,25 @@ import socket
 from collections import deque
 
 from portway.config.models import Pool as PoolConfig
-from portway.errors import PoolExhausted, UpstreamConnectError, UpstreamTimeout
+from portway.errors import ConnectError, ConnectTimeout, PoolTimeout
 from portway.sweeper import Sweeper
-from portway.upstream.connection import UpstreamConnection
+from portway.upstream.connection import ResponseLimits, UpstreamConnection
 from portway.upstream.target import Target
 
 _DOWN_BACKOFF = (0.5, 1.0, 2.0, 5.0)
 
 
 class TargetPool:
-    def __init__(self, target: Target, config: PoolConfig, connect_timeout: float, sweeper: Sweeper) -> None:
+    def __init__(
+        self,
+        target: Target,
+        config: PoolConfig,
+        connect_timeout: float,
+        sweeper: Sweeper,
+        limits: ResponseLimits | None = None,
+    ) -> None:
         self.target = target
+        self.limits = limits or ResponseLimits()
         self.config = config
         self.connect_timeout = connect_timeout
         self.sweeper = sweeper
@@ -75,7 +86,7 @@ class TargetPool:
             async with asyncio.timeout(self.config.acquire_timeout):
                 conn = await waiter
         except TimeoutError:
-            raise PoolExhausted(
+            raise PoolTimeout(
                 f"all {self.config.max_connections} connections to {self.target} busy"
             ) from None
         finally:
@@ -86,24 +97,26 @@ class TargetPool:
     async def _connect(self) -> UpstreamConnection:
         self.open += 1
         target = self.target
+
+        def protocol() -> UpstreamConnection:
+            return UpstreamConnection(self, self.loop, target.address, self.limits)
+
         try:
             async with asyncio.timeout(self.connect_timeout):
                 if target.path is not None:
-                    _, conn = await self.loop.create_unix_connection(
-                        lambda: UpstreamConnection(self), target.path
-                    )
+                    _, conn = await self.loop.create_unix_connection(protocol, target.path)
                 else:
                     _, conn = await self.loop.create_connection(
-                        lambda: UpstreamConnection(self), target.host or "127.0.0.1", target.port
+                        protocol, target.host or "127.0.0.1", target.port
                     )
         except TimeoutError:
             self.open -= 1
             self._mark_down()
-            raise UpstreamTimeout(f"connect to {target} timed out") from None
+            raise ConnectTimeout(f"connect to {target} timed out") from None
         except OSError as exc:
             self.open -= 1
             self._mark_down()
-            raise UpstreamConnectError(f"cannot connect to {target}: {exc.strerror or exc}") from None
+            raise ConnectError(f"cannot connect to {target}: {exc.strerror or exc}") from None
         sock = conn.transport.get_extra_info("socket") if conn.transport is not None else None
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -149,6 +162,17 @@ class TargetPool:
         self.held_down = False
         self.failures = 0
         self.down_until = 0.0
+
+    def snapshot(self) -> dict[str, object]:
+        return {
+            "target": self.target.address,
+            "open": self.open,
+            "busy": self.busy,
+            "idle": len(self.idle),
+            "up": self.available,
+            "held_down": self.held_down,
+            "failures": self.failures,
+        }
 
     def retire(self) -> None:
         """The config was reloaded: close idle connections now, busy ones when they are released."""

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 from portway.config.models import Upstream as UpstreamConfig
+from portway.contract import RequestHead
 from portway.errors import NoHealthyTarget
-from portway.server.request import RequestHead
 from portway.sweeper import Sweeper
 from portway.upstream.balancer import BALANCERS, Balancer
+from portway.upstream.connection import ResponseLimits
 from portway.upstream.pool import TargetPool
 from portway.upstream.target import Target
 
 
 class Upstream:
-    def __init__(self, name: str, config: UpstreamConfig, sweeper: Sweeper) -> None:
+    def __init__(
+        self, name: str, config: UpstreamConfig, sweeper: Sweeper, limits: ResponseLimits | None = None
+    ) -> None:
         self.name = name
         self.config = config
         self.read_timeout = config.timeouts.read
         self.preserve_host = config.preserve_host
         self.pools = [
-            TargetPool(Target.parse(t), config.pool, config.timeouts.connect, sweeper) for t in config.targets
+            TargetPool(Target.parse(t), config.pool, config.timeouts.connect, sweeper, limits)
+            for t in config.targets
         ]
         self.balancer: Balancer | None = BALANCERS[config.balance](self.pools) if self.pools else None
         hashing = config.balance == "hash"
@@ -37,6 +41,9 @@ class Upstream:
         if self._hash_header is not None:
             return balancer.pick(head.header(self._hash_header))
         return balancer.pick(None)
+
+    def snapshot(self) -> list[dict[str, object]]:
+        return [pool.snapshot() for pool in self.pools]
 
     def retire(self) -> None:
         for pool in self.pools:

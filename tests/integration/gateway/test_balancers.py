@@ -82,10 +82,10 @@ async def test_least_conn_avoids_the_busy_target(balance: str, expected_on_slow:
 
 
 async def test_least_conn_under_concurrency_with_a_slow_target() -> None:
-    """The same under real concurrency: a slow target (50 ms) gets far fewer of 60 requests."""
+    """The same under real concurrency: a slow target (200 ms) gets far fewer of 60 requests."""
 
     async def slow(request: UpstreamRequest) -> UpstreamResponse:
-        await asyncio.sleep(0.05)  # being slow is the point of this upstream
+        await asyncio.sleep(0.2)  # being slow is the point: 0.2 s stays slow on a loaded machine
         return UpstreamResponse(body=b"slow")
 
     async with (

@@ -50,7 +50,7 @@ CASES = {
     "two-hosts-same": (b"GET /x HTTP/1.1\r\nHost: gw\r\nHost: gw\r\n\r\n", 400),
     "http-2-0": (b"GET /x HTTP/2.0\r\nHost: gw\r\n\r\n", 505),
     "http-1-2": (b"GET /x HTTP/1.2\r\nHost: gw\r\n\r\n", 400),  # llhttp: not a version it knows
-    "http-0-9": (b"GET /x\r\n\r\n", 505),
+    "http-0-9": (b"GET /x\r\n\r\n", 400),  # no version: not an HTTP/1.x request line
     "expect-unknown": (b"GET /x HTTP/1.1\r\nHost: gw\r\nExpect: 200-ok\r\n\r\n", 417),
     "upgrade-with-body": (
         b"POST /x HTTP/1.1\r\nHost: gw\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nContent-Length: 34\r\n\r\n"

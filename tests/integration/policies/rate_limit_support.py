@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
+from portway.contract import RequestHead
 from portway.policies.base import Denial, Identity
 from portway.policies.rate_limit import RateLimit
-from portway.server.request import RequestHead
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from portway.policies.chain import Chain
 from portway.routing import MethodNotAllowed
 from portway.testing import gateway_process, run_gateway, upstream_server
 
@@ -128,9 +129,10 @@ async def test_a_failing_policy_gets_a_500_problem_and_the_gateway_keeps_serving
     async with upstream_server() as up, run_gateway(_config(up.address)) as gw, _client(gw.port) as client:
         route = gw.gateway.router.match("GET", "/api/x")
         assert route is not None and not isinstance(route, MethodNotAllowed)
-        object.__setattr__(route.route.payload, "policies", (_Broken(),))
+        broken_policy = _Broken()
+        object.__setattr__(route.route.payload, "chain", Chain((), (broken_policy.request,), (), False))
         broken = await client.get("/api/x")
-        object.__setattr__(route.route.payload, "policies", ())
+        object.__setattr__(route.route.payload, "chain", Chain((), (), (), False))
         healthy = await client.get("/api/x")
     assert broken.status_code == 500
     assert broken.json()["request_id"] == broken.headers["x-request-id"]

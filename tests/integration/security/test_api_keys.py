@@ -104,4 +104,6 @@ async def test_api_keys_and_jwt_side_by_side() -> None:
         assert (await call(port, "/api/x", f"X-API-Key: {ADMIN_KEY}")).status == 200
         assert_invalid_token(await call(port, "/api/x", "X-API-Key: wrong", bearer=token()))
     assert up.requests[0].header("x-user-id") == "alice" and up.requests[0].header("x-consumer") is None
-    assert up.requests[1].header("x-consumer") == "billing" and up.requests[1].header("x-user-id") is None
+    # a consumer is told upstream like a JWT user: subject, roles and scopes, plus its name
+    assert up.requests[1].header("x-consumer") == "billing"
+    assert up.requests[1].header("x-user-id") == "consumer:billing"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from portway.contract import RequestHead
 from portway.policies.base import Identity
-from portway.server.request import RequestHead
 
 
 def head(method: str = "GET", headers: dict[str, str] | None = None, peer: str = "10.0.0.1") -> RequestHead:

@@ -4,6 +4,8 @@ import pytest
 from policy_support import FakeContext, head
 
 from portway.config.security import CorsConfig
+from portway.contract import Answer
+from portway.errors import ClientError
 from portway.policies.base import Denial
 from portway.policies.cors import Cors
 
@@ -29,7 +31,7 @@ def test_preflight_allowed_is_answered_with_204() -> None:
     policy = cors(origins=[APP], headers=["Authorization", "Content-Type"], max_age="10m")
     denial = policy.request(preflight(headers="content-type, AUTHORIZATION"))
     assert isinstance(denial, Denial)
-    assert (denial.status, denial.problem) == (204, False)
+    assert isinstance(denial, Answer) and denial.status == 204
     assert dict(denial.headers) == {
         b"access-control-allow-origin": APP.encode(),
         b"access-control-allow-methods": b"GET, HEAD, POST, PUT, PATCH, DELETE",
@@ -54,7 +56,7 @@ def test_preflight_with_credentials() -> None:
 def test_preflight_refused_is_a_403_problem(ctx: FakeContext, reason: str) -> None:
     denial = cors(origins=[APP], methods=["GET", "PUT"]).request(ctx)
     assert isinstance(denial, Denial)
-    assert (denial.status, denial.problem) == (403, True)
+    assert isinstance(denial, ClientError) and denial.status == 403
     assert denial.detail is not None and reason in denial.detail
 
 

@@ -4,13 +4,14 @@ import pytest
 from policy_support import FakeContext
 
 from portway.config.security import IpRules
+from portway.errors import ClientError
 from portway.policies.base import Denial
 from portway.policies.ip_filter import IpFilter
 
 
 def admitted(rules: IpRules, ip: str) -> bool:
     result = IpFilter(rules).request(FakeContext(client_ip=ip))
-    assert result is None or (isinstance(result, Denial) and result.status == 403 and result.problem)
+    assert result is None or (isinstance(result, ClientError) and result.status == 403)
     return result is None
 
 

@@ -6,6 +6,7 @@ import pytest
 from policy_support import FakeClock, FakeContext
 
 from portway.config.security import RateLimitRule
+from portway.errors import ClientError
 from portway.policies.base import Denial, Identity
 from portway.policies.rate_limit import Limit, MemoryStore, RateLimit, Verdict
 
@@ -31,7 +32,7 @@ def test_refusal_is_a_429_with_retry_after_and_the_headers() -> None:
     ctx = FakeContext()
     denial = limit.request(ctx)
     assert isinstance(denial, Denial)
-    assert (denial.status, denial.problem) == (429, True)
+    assert isinstance(denial, ClientError) and denial.status == 429
     assert denial.headers == [(b"retry-after", b"5")]
     assert denial.detail == 'rate limit "2-per-10s" exceeded'
     assert ctx.header(b"ratelimit") == b'"2-per-10s";r=0;t=10'

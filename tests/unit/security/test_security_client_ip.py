@@ -1,4 +1,4 @@
-"""``Gateway.client_ip``: the socket peer, unless it is a trusted proxy; then the right-most
+"""``ForwardingRules.client_ip``: the socket peer, unless it is a trusted proxy; then the right-most
 ``X-Forwarded-For`` entry that is not a trusted proxy. Everything left of it was written by the
 client, so rotating it must not change the answer (per-IP limits and IP rules key on this)."""
 
@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from portway.config import GatewayConfig
-from portway.gateway import Gateway
-from portway.server.request import RequestHead
-from portway.sweeper import Sweeper
+from portway.contract import RequestHead
+from portway.forward.rules import ForwardingRules
 
 
-def gateway(trusted: list[str]) -> Gateway:
-    config = GatewayConfig.model_validate({"trusted_proxies": trusted, "access_log": {"enabled": False}})
-    return Gateway(config, Sweeper(None), None)  # type: ignore[arg-type]  # never started
+def gateway(trusted: list[str]) -> ForwardingRules:
+    return ForwardingRules(trusted, [])
 
 
 def head(peer: str, *xff: str) -> RequestHead:
@@ -23,7 +20,7 @@ def head(peer: str, *xff: str) -> RequestHead:
 
 
 @pytest.fixture(scope="module")
-def proxies() -> Gateway:
+def proxies() -> ForwardingRules:
     return gateway(["127.0.0.0/8", "10.0.0.0/8", "::1/128"])
 
 
@@ -42,11 +39,11 @@ def proxies() -> Gateway:
         ("198.51.100.4", (), "198.51.100.4"),
     ],
 )
-def test_client_ip(proxies: Gateway, peer: str, xff: tuple[str, ...], expected: str) -> None:
+def test_client_ip(proxies: ForwardingRules, peer: str, xff: tuple[str, ...], expected: str) -> None:
     assert proxies.client_ip(head(peer, *xff)) == expected
 
 
-def test_rotating_the_client_written_part_changes_nothing(proxies: Gateway) -> None:
+def test_rotating_the_client_written_part_changes_nothing(proxies: ForwardingRules) -> None:
     seen = {proxies.client_ip(head("127.0.0.1", f"192.0.2.{i}, 10.9.{i}.1, 203.0.113.9")) for i in range(100)}
     # 10.9.x.1 entries are trusted-looking but sit left of the first untrusted one from the right
     assert seen == {"203.0.113.9"}

@@ -10,13 +10,13 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from portway.config.security import ApiKeyConfig, AuthConfig, JwtConfig
+from portway.contract import RequestHead
 from portway.policies.api_key import ApiKeyAuthenticator
 from portway.policies.authorize import Authorize
 from portway.policies.base import Denial, Identity
 from portway.policies.identity_headers import IdentityHeaders, _header_value
 from portway.policies.jwt_auth import JwtAuthenticator
 from portway.policies.jwt_keys import JwtKeys, family_of_alg, family_of_key
-from portway.server.request import RequestHead
 
 SECRET = "s" * 64
 
@@ -186,9 +186,22 @@ def test_identity_headers_for_a_jwt_and_a_consumer() -> None:
     names = [n for n, _ in c.upstream_headers]
     assert names == [b"x-user-id", b"x-user-role", b"x-user-scopes", b"x-portway-identity"]
     assert dict(c.upstream_headers)[b"x-user-scopes"] == b"a b"
-    consumer = ctx(identity=Identity("consumer:c", ("svc",), frozenset(), "c"))
+    consumer = ctx(identity=Identity("consumer:c", ("svc", "ops"), frozenset({"w", "r"}), "c"))
     assert policy.request(consumer) is None
-    assert [n for n, _ in consumer.upstream_headers] == [b"x-consumer", b"x-user-role", b"x-portway-identity"]
+    sent = consumer.upstream_headers
+    assert [n for n, _ in sent] == [
+        b"x-consumer",
+        b"x-user-id",
+        b"x-user-role",
+        b"x-user-scopes",
+        b"x-portway-identity",
+    ]
+    assert sent[:4] == [
+        (b"x-consumer", b"c"),
+        (b"x-user-id", b"consumer:c"),
+        (b"x-user-role", b"svc,ops"),
+        (b"x-user-scopes", b"r w"),
+    ]
     anonymous = ctx()
     assert policy.request(anonymous) is None and anonymous.upstream_headers == []
     bad = ctx(identity=Identity("x", (), frozenset(), None, {"sub": "x\r\nX-Evil: 1"}))

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Sequence
 
 from portway.config.security import RateLimitRule
-from portway.policies.base import Context, Denial, PolicyResult
+from portway.errors import ClientError
+from portway.policies.base import Context, PolicyResult
 from portway.policies.rate_limit.headers import (
     RETRY_AFTER,
     policy_header,
@@ -56,19 +57,19 @@ class RateLimit:
             return self._answer(ctx, verdict)
         return self._settle(ctx, verdict)
 
-    def _answer(self, ctx: Context, verdict: Verdict) -> Denial | None:
+    def _answer(self, ctx: Context, verdict: Verdict) -> ClientError | None:
         index, remaining, reset, retry = verdict
         headers = ctx.response_headers
         headers.append(self._policy)
         headers.append(ratelimit_header(self.limits[index].name, remaining, reset))
         if retry:
-            return Denial(429, self._details[index], headers=[retry_after_header(retry)])
+            return ClientError(429, self._details[index], headers=[retry_after_header(retry)])
         return None
 
-    async def _settle(self, ctx: Context, pending: Awaitable[Verdict | None]) -> Denial | None:
+    async def _settle(self, ctx: Context, pending: Awaitable[Verdict | None]) -> ClientError | None:
         verdict = await pending
         if verdict is not None:
             return self._answer(ctx, verdict)
         if self.store.fail_open:
             return None  # no headers: we know nothing about the client's quota
-        return Denial(503, "rate limiting is unavailable", headers=[(RETRY_AFTER, b"1")])
+        return ClientError(503, "rate limiting is unavailable", headers=[(RETRY_AFTER, b"1")])

@@ -1,0 +1,434 @@
+"""One proxied request, from the client's head to the upstream's last byte (DESIGN.md §1).
+
+An :class:`Exchange` is the handler the server feeds with request events and the sink the upstream
+connection feeds with response events. With a warm pool the whole exchange runs in callbacks: the
+request head is written to a pooled connection as soon as the route's policies let it through, and
+each body chunk is relayed as it arrives, both ways, pausing the sending side while the receiving
+side's buffer is full. Only awaiting a policy's I/O or a new upstream connection runs as a coroutine.
+
+Rules:
+- The :class:`Phase` moves only along :data:`TRANSITIONS`.
+- What reached the upstream decides a retry (:mod:`portway.forward.retry`): nothing sent → another
+  target while one is left; sent → replayed only when idempotent, bodiless and unanswered.
+- The exchange is given what it needs (route, forwarding rules, access log), never the gateway.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable
+
+from portway.contract import Answer, RequestHead, Responder
+from portway.errors import (
+    ClientError,
+    GatewayError,
+    UpstreamError,
+    UpstreamProtocolError,
+)
+from portway.forward import heads
+from portway.forward.phases import TRANSITIONS, Phase
+from portway.forward.retry import may_replay, may_try_another
+from portway.forward.route import RouteRuntime
+from portway.forward.rules import ForwardingRules
+from portway.policies.base import Denial, Identity
+from portway.policies.runner import run, settle
+from portway.tasks import spawn
+from portway.telemetry.access_log import AccessLog
+from portway.upstream.connection import UpstreamConnection
+from portway.upstream.pool import TargetPool
+
+log = logging.getLogger("portway.proxy")
+
+
+_POLICIES, _CONNECTING, _FORWARDING, _RESPONDING, _TUNNEL, _DONE = Phase
+
+
+class Exchange:
+    # fmt: off
+    __slots__ = (
+        "_client_ip", "access_log", "bytes_in", "chunk_out", "client", "client_held", "client_path",
+        "head", "head_out", "identity", "keep_client", "out_start", "path", "pending", "phase", "pool",
+        "query", "replays", "request_done", "response_headers", "route", "rules", "status", "up",
+        "up_read_paused", "upstream_headers",
+    )
+    # fmt: on
+
+    def __init__(
+        self,
+        head: RequestHead,
+        client: Responder,
+        route: RouteRuntime,
+        client_path: str,
+        path: str,
+        query: bytes,
+        rules: ForwardingRules,
+        access_log: AccessLog | None,
+    ) -> None:
+        self.head = head
+        self.client = client
+        self.route = route
+        self.client_path = client_path
+        self.path = path
+        self.query = query
+        self.rules = rules
+        self.access_log = access_log
+        self.phase = _POLICIES
+        self.up: UpstreamConnection | None = None
+        self.pool: TargetPool | None = None
+        self.pending: list[bytes] | None = None  # body chunks that arrived before the upstream did
+        self.request_done = False
+        self.chunk_out = False
+        self.keep_client = head.keep_alive
+        self.client_held = False
+        self.up_read_paused = False
+        self.bytes_in = 0
+        self.out_start = client.bytes_out
+        self.status = 0
+        self.replays = 0
+        self.identity: Identity | None = None
+        self.head_out: bytes | None = None  # response head held back to go out with the first body bytes
+        self.upstream_headers: list[tuple[bytes, bytes]] = []
+        self.response_headers: list[tuple[bytes, bytes]] = []
+        self._client_ip: str | None = None
+
+    def __repr__(self) -> str:
+        return f"<Exchange {self.head.method} {self.path} id={self.head.request_id} {self.phase.value}>"
+
+    def _enter(self, phase: Phase) -> None:
+        if phase not in TRANSITIONS[self.phase]:
+            raise AssertionError(f"exchange phase {self.phase.value} → {phase.value} is not allowed")
+        self.phase = phase
+
+    # -- the policy context ----------------------------------------------------------------------
+    @property
+    def route_name(self) -> str:
+        return self.route.name
+
+    @property
+    def client_ip(self) -> str:
+        if self._client_ip is None:
+            self._client_ip = self.rules.client_ip(self.head)
+        return self._client_ip
+
+    # -- start: the route's policies ---------------------------------------------------------------
+    def start(self) -> Denial | None:
+        """Run the route's policies and forward unless one answers; a denial is returned for the
+        server to render. An awaitable result moves the rest of the chain to a coroutine while the
+        client's body is held back."""
+        hooks = self.route.chain.request_hooks
+        if hooks:
+            index, result = run(hooks, self)
+            if result is not None:
+                if isinstance(result, ClientError | Answer):
+                    return self._denied(result)
+                self._hold_client()
+                spawn(self._settle(index, result), name=f"policies {self.route.name}")
+                return None
+        self._forward()
+        return None
+
+    async def _settle(self, index: int, pending: Awaitable[Denial | None]) -> None:
+        denial = await settle(self.route.chain.request_hooks, self, index, pending)
+        if self.phase is _DONE:
+            return
+        if denial is None:
+            self._forward()
+            return
+        denial = self._denied(denial)
+        if isinstance(denial, ClientError):
+            self.client.refuse(denial, self.head)
+        else:
+            self.client.answer(denial, self.head)
+
+    def _denied(self, denial: Denial) -> Denial:
+        self._complete(denial.status)
+        extra = self.response_headers
+        if not extra:
+            return denial
+        if isinstance(denial, ClientError):
+            return ClientError(denial.status, denial.detail, [*denial.headers, *extra])
+        return Answer(denial.status, [*denial.headers, *extra], denial.body, denial.content_type)
+
+    def _hold_client(self) -> None:
+        if self.head.has_body and not self.client_held:
+            self.client.hold_reading()
+            self.client_held = True
+
+    # -- connecting ------------------------------------------------------------------------------
+    def _forward(self) -> None:
+        try:
+            pool = self.route.upstream.pick(self.head)
+        except UpstreamError as exc:
+            self._fail(exc)
+            return
+        self.pool = pool
+        up = pool.acquire_nowait()
+        if up is not None:
+            self._attach(up)
+            return
+        self._enter(_CONNECTING)
+        self._hold_client()
+        spawn(self._acquire(pool), name=f"acquire {pool.target}")
+
+    async def _acquire(self, pool: TargetPool) -> None:
+        upstream = self.route.upstream
+        tries = len(upstream.pools)
+        while True:
+            try:
+                up = await pool.acquire()
+                break
+            except UpstreamError as exc:
+                tries -= 1
+                if not may_try_another(exc, tries) or self.phase is _DONE:
+                    if self.phase is not _DONE:
+                        self._fail(exc)
+                    return
+                log.warning("upstream %s: %s; trying another target", upstream.name, exc)
+                try:
+                    pool = upstream.pick(self.head)
+                except UpstreamError as no_target:
+                    self._fail(no_target)
+                    return
+                self.pool = pool
+        if self.phase is _DONE:
+            up.close()
+            return
+        self._attach(up)
+
+    def _attach(self, up: UpstreamConnection) -> None:
+        self._enter(_FORWARDING)
+        self.up = up
+        head = self.head
+        upstream = self.route.upstream
+        up.begin(self, head.method == "HEAD", upstream.read_timeout)
+        pool = self.pool
+        assert pool is not None
+        host = head.host if upstream.preserve_host and head.host else pool.target.host_header
+        target = self.path.encode()
+        if self.query:
+            query = self.rules.clean_query(self.query)
+            if query:
+                target += b"?" + query
+        up.write(heads.request_head(head, target, host, self.rules, self.upstream_headers))
+        pending, self.pending = self.pending, None
+        if pending:
+            for chunk in pending:
+                self._send_body(chunk)
+        if self.request_done:
+            self._end_request()
+        elif head.expect_continue:
+            self.client.send_continue()
+        if self.client_held and not up.write_paused:
+            self.client_held = False
+            self.client.release_reading()
+
+    # -- request body (server → here → upstream) -------------------------------------------------
+    def on_body(self, data: bytes) -> None:
+        if self.phase is _DONE:
+            return
+        self.bytes_in += len(data)
+        limit = self.route.max_body
+        if limit is not None and self.bytes_in > limit:
+            self._abort_request(ClientError(413, f"request body larger than {limit} bytes"))
+            return
+        up = self.up
+        if up is None:
+            if self.pending is None:
+                self.pending = []
+            self.pending.append(data)
+            return
+        self._send_body(data)
+        if up.write_paused and not self.client_held:
+            self.client_held = True
+            self.client.hold_reading()
+
+    def _send_body(self, data: bytes) -> None:
+        up = self.up
+        if up is None or self.phase is _TUNNEL:
+            return
+        if self.head.body_chunked:
+            up.write(b"%x\r\n%b\r\n" % (len(data), data))
+        else:
+            up.write(data)
+
+    def on_end(self) -> None:
+        self.request_done = True
+        if self.up is not None:
+            self._end_request()
+
+    def _end_request(self) -> None:
+        up = self.up
+        if up is None:
+            return
+        if self.head.body_chunked:
+            up.write(b"0\r\n\r\n")
+        up.request_complete()
+
+    def on_upstream_writable(self) -> None:
+        if self.client_held:
+            self.client_held = False
+            self.client.release_reading()
+
+    # -- response (upstream → here → client) -----------------------------------------------------
+    def on_response_head(self, status: int, reason: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+        head = self.head
+        self.status = status
+        if status == 101 and not head.upgrade:
+            self._fail(UpstreamProtocolError("upstream switched protocols unasked"))
+            return
+        for hook in self.route.chain.response_hooks:
+            try:
+                hook(self, status, headers)
+            except Exception:  # a faulty policy is contained: the response goes on unchanged
+                log.exception("response hook failed for request %s", head.request_id)
+        client = self.client
+        data, self.chunk_out, keep = heads.response_head(
+            status, reason, headers, head, self.response_headers, head.keep_alive and not client.closing
+        )
+        self.keep_client = keep
+        if status == 101:
+            self._enter(_TUNNEL)
+            client.write(data)
+            up = self.up
+            assert up is not None
+            up.open_tunnel()
+            rest = client.start_tunnel(self._client_tunnel_data)
+            if rest:
+                up.write(rest)
+            return
+        self._enter(_RESPONDING)
+        # Held until the body bytes of this same read arrive (or the read ends: flush_head), so a
+        # small response leaves in one send() and one TCP segment instead of two.
+        self.head_out = data
+
+    def flush_head(self) -> None:
+        if self.head_out is not None:
+            head_out, self.head_out = self.head_out, None
+            self.client.write(head_out)
+
+    def on_response_body(self, data: bytes) -> None:
+        client = self.client
+        if self.chunk_out:
+            data = b"%x\r\n%b\r\n" % (len(data), data)
+        if self.head_out is not None:
+            data = self.head_out + data
+            self.head_out = None
+        client.write(data)
+        if client.write_paused and not self.up_read_paused and self.up is not None:
+            self.up_read_paused = True
+            self.up.pause_reading()
+
+    def on_writable(self) -> None:
+        if self.up_read_paused and self.up is not None:
+            self.up_read_paused = False
+            self.up.resume_reading()
+
+    def on_response_end(self) -> None:
+        self.up = None
+        if self.phase is _DONE:
+            return
+        if self.chunk_out:
+            self.on_response_body(b"")  # a zero-length chunk is the terminator
+        else:
+            self.flush_head()
+        self._complete(self.status)
+        self.client.finish(self.keep_client)
+
+    # -- WebSocket and other upgrades: a byte pump in both directions ----------------------------
+    def _client_tunnel_data(self, data: bytes) -> None:
+        up = self.up
+        if up is None:
+            return
+        self.bytes_in += len(data)
+        up.write(data)
+        if up.write_paused and not self.client_held:
+            self.client_held = True
+            self.client.hold_reading()
+
+    def on_tunnel_data(self, data: bytes) -> None:
+        self.on_response_body(data)
+
+    # -- endings ---------------------------------------------------------------------------------
+    def on_client_lost(self) -> None:
+        if self.phase is _DONE:
+            return
+        up, self.up = self.up, None
+        if up is not None:
+            up.detach()  # the upstream request is aborted with the client's
+        self._complete(self.status if self.phase is _TUNNEL else 499)
+
+    def on_upstream_error(self, error: UpstreamError) -> None:
+        self.up = None
+        phase = self.phase
+        if phase is _DONE:
+            return
+        if phase is _TUNNEL:
+            self._complete(self.status)
+            self.client.close()
+            return
+        if phase is _FORWARDING and may_replay(
+            error, self.head, self.replays, len(self.route.upstream.pools)
+        ):
+            # No byte of answer came back (a kept-alive connection reused as the peer closed it,
+            # or a replica that died): see forward/retry.py for what may be sent again.
+            self.replays += 1
+            try:
+                self.pool = self.route.upstream.pick(self.head)
+            except UpstreamError as exc:
+                self._fail(exc)
+                return
+            self._enter(_CONNECTING)
+            spawn(self._acquire(self.pool), name=f"replay on {self.pool.target}")
+            return
+        self._fail(error)
+
+    def _abort_request(self, error: ClientError) -> None:
+        up, self.up = self.up, None
+        if up is not None:
+            up.detach()
+        if self.phase is _RESPONDING:
+            self._complete(self.status)
+            self.client.abort()
+        else:
+            self._complete(error.status)
+            self.client.refuse(error, self.head)
+
+    def _fail(self, error: GatewayError) -> None:
+        up, self.up = self.up, None
+        if up is not None:
+            up.detach()  # whatever it would still send (after an unasked 101) must not reach the client
+        log.warning(
+            "upstream %s failed for %s %s (request %s): %s",
+            self.route.upstream.name, self.head.method, self.path, self.head.request_id, error,
+        )  # fmt: skip
+        if self.phase is _RESPONDING:
+            self._complete(self.status)
+            self.client.abort()
+            return
+        self._complete(error.status)
+        self.client.refuse(error, self.head)
+
+    def _complete(self, status: int) -> None:
+        self._enter(_DONE)
+        self.status = status
+        head = self.head
+        elapsed = time.perf_counter() - head.start
+        self.route.stats.observe(status, elapsed)
+        access_log = self.access_log
+        if access_log is not None:
+            access_log.record(
+                (
+                    time.time(),
+                    head.request_id,
+                    head.client_ip,
+                    head.method,
+                    self.client_path,
+                    self.route.name,
+                    self.pool.target.address if self.pool is not None else "",
+                    status,
+                    self.bytes_in,
+                    self.client.bytes_out - self.out_start,
+                    elapsed * 1000.0,
+                )
+            )
