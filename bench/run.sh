@@ -9,7 +9,9 @@
 # Knobs (environment): BENCH_SECONDS (10) per measured run, BENCH_WARMUP (2) before each,
 # BENCH_SKIP_ROUTES / BENCH_SKIP_STREAM / BENCH_SKIP_IDLE=1 to skip a scenario,
 # BENCH_STREAM_BYTES (1 GiB), BENCH_IDLE_CONNS (10000), BENCH_PORTWAY_CMD (another build to run as
-# "portway": called as `CMD run CONFIG`), BENCH_KEEP_TMP=1 to keep configs and logs.
+# "portway": called as `CMD run CONFIG`), BENCH_BASELINE_CMD (a second build measured beside it on
+# the plain and full-chain rows, named BENCH_BASELINE_NAME; `bench/baseline.sh REV` sets both up for
+# a git revision), BENCH_KEEP_TMP=1 to keep configs and logs.
 #
 # No `set -e`: one row that fails says "not available" in the table and the run goes on.
 set -uo pipefail
@@ -150,14 +152,22 @@ PORT=$(free_port)
 fill bench/nginx/proxy.conf.tmpl "$TMP/proxy.conf" TMP="$TMP" UP_PORT="$UP_PORT" PORT="$PORT"
 run_row "nginx reverse proxy" "$PORT" /api/x NOHDRS -- nginx -e "$TMP/proxy-error.log" -c "$TMP/proxy.conf"
 
-# e. portway, plain proxying (one worker, access log off).
-PORT=$(free_port)
-if why=$(portway_available); then
-    portway_config bench/portway.yaml "$TMP/portway.yaml" "$UP_PORT" "$PORT"
-    run_row "portway" "$PORT" /api/x NOHDRS -- $PORTWAY run "$TMP/portway.yaml"
-else
-    unavailable "portway" "$why"
-fi
+# e. portway, plain proxying (one worker, access log off); with BENCH_BASELINE_CMD, the same row
+# for that other build right after, so a change is measured against what it replaces in one run.
+for build in current baseline; do
+    cmd=$PORTWAY row="portway"
+    if [ "$build" = baseline ]; then
+        [ -n "${BENCH_BASELINE_CMD:-}" ] || continue
+        cmd=$BENCH_BASELINE_CMD row="portway (baseline: ${BENCH_BASELINE_NAME:-baseline})"
+    fi
+    PORT=$(free_port)
+    if why=$(PORTWAY=$cmd portway_available); then
+        portway_config bench/portway.yaml "$TMP/portway-$build.yaml" "$UP_PORT" "$PORT"
+        run_row "$row" "$PORT" /api/x NOHDRS -- $cmd run "$TMP/portway-$build.yaml"
+    else
+        unavailable "$row" "$why"
+    fi
+done
 
 # d. aiohttp server + ClientSession.
 PORT=$(free_port)
@@ -174,14 +184,19 @@ run_row "Express full chain (seed 003)" "$PORT" /api/x AUTH -- \
 
 # portway with the same chain (request id, access log, rate limit, JWT), then the same with its
 # verified-token cache off (wrk repeats one token: with the cache, only the first is verified).
-for cache in 100000 0; do
+for run in current:100000 current:0 baseline:100000; do
+    build=${run%%:*} cache=${run##*:} cmd=$PORTWAY
     row="portway full chain"
     [ "$cache" = 0 ] && row="portway full chain, no token cache"
+    if [ "$build" = baseline ]; then
+        [ -n "${BENCH_BASELINE_CMD:-}" ] || continue
+        cmd=$BENCH_BASELINE_CMD row="portway full chain (baseline: ${BENCH_BASELINE_NAME:-baseline})"
+    fi
     PORT=$(free_port)
-    if why=$(portway_available); then
-        portway_config bench/portway-chain.yaml "$TMP/portway-chain-$cache.yaml" "$UP_PORT" "$PORT" \
+    if why=$(PORTWAY=$cmd portway_available); then
+        portway_config bench/portway-chain.yaml "$TMP/portway-chain-$build-$cache.yaml" "$UP_PORT" "$PORT" \
             --set BENCH_JWT_CACHE="$cache"
-        run_row "$row" "$PORT" /api/x AUTH -- $PORTWAY run "$TMP/portway-chain-$cache.yaml"
+        run_row "$row" "$PORT" /api/x AUTH -- $cmd run "$TMP/portway-chain-$build-$cache.yaml"
     else
         unavailable "$row" "$why"
     fi

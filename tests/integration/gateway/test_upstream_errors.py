@@ -158,6 +158,9 @@ async def test_waiting_for_a_pooled_connection_succeeds_when_one_is_released() -
 
 
 async def test_read_timeout_is_504() -> None:
+    """The one socket test of the read timeout (the pool puts its connections on the sweeper, the
+    exchange renders 504); its rules are tested on a fake clock in
+    tests/protocol/test_upstream_connection_timeouts.py."""
     never = asyncio.Event()
 
     async def hangs(request: UpstreamRequest) -> UpstreamResponse:
@@ -173,24 +176,6 @@ async def test_read_timeout_is_504() -> None:
         assert_problem(response, 504, "slow-request-01")
         assert 0.3 <= time.monotonic() - started < 1.5
         never.set()
-
-
-async def test_read_timeout_is_between_bytes_not_for_the_whole_response() -> None:
-    async def trickle(request: UpstreamRequest) -> UpstreamResponse:
-        async def body() -> AsyncIterator[bytes]:
-            for i in range(6):
-                await asyncio.sleep(0.1)  # pacing the upstream: 0.6 s in all, 0.1 s between chunks
-                yield b"%d" % i
-
-        return UpstreamResponse(body=body(), chunked=True)
-
-    async with (
-        upstream_server(trickle) as up,
-        run_gateway(route_config(up.address, options={"timeouts": {"read": "300ms"}})) as gw,
-    ):
-        response = await ask(gw.port, get("/"))
-        assert response.status == 200
-        assert response.body == b"012345"
 
 
 async def test_down_target_is_skipped_while_another_is_up() -> None:
