@@ -6,7 +6,8 @@ Request (to the upstream):
 - ``Host``: the target's, or the client's with ``preserve_host``;
 - every client header except those the gateway owns (:class:`~portway.forward.rules.ForwardingRules`)
   and those the client's own ``Connection`` names;
-- ``X-Forwarded-For`` (appended to a trusted proxy's), ``-Proto``, ``-Host``, ``X-Request-Id``;
+- ``X-Forwarded-For`` (appended to a trusted proxy's), ``-Proto``, ``-Host``, ``X-Request-Id``; a
+  trusted proxy's ``X-Forwarded-Host``, ``-Port`` and ``-Prefix`` are passed on, anyone else's dropped;
 - the policies' headers (identity), then framing: ``Connection: upgrade`` for an upgrade,
   ``Transfer-Encoding: chunked`` or ``Content-Length`` as the client framed its body.
 
@@ -26,6 +27,8 @@ from portway.server.problem import reason as default_reason
 
 _NO_BODY_STATUS = frozenset({204, 304})
 _CONNECTION_OPTIONS = frozenset({b"close", b"keep-alive"})
+# What a trusted proxy in front of us saw of the original request; from anyone else, dropped.
+_RELAYED = frozenset({b"x-forwarded-host", b"x-forwarded-port", b"x-forwarded-prefix"})
 
 
 def request_head(
@@ -41,22 +44,30 @@ def request_head(
     drops = rules.drops
     client_xff = None
     client_proto = None
+    relayed: dict[bytes, bytes] | None = None  # X-Forwarded-Host/-Port/-Prefix, if a proxy vouches
     for name, value in head.headers:
         if drops(name) or name in named:
             if name == b"x-forwarded-for":
                 client_xff = value if client_xff is None else client_xff + b", " + value
             elif name == b"x-forwarded-proto":
                 client_proto = value
+            elif name in _RELAYED:
+                relayed = relayed or {}
+                relayed.setdefault(name, value)
             continue
         parts += (name, b": ", value, b"\r\n")
     ip = head.client_ip.encode()
-    if client_xff is not None and rules.is_trusted(head.client_ip):
+    trusted = (client_xff is not None or relayed is not None) and rules.is_trusted(head.client_ip)
+    if trusted and client_xff is not None:
         xff = client_xff + b", " + ip
         proto = client_proto if client_proto in (b"http", b"https") else b"http"
     else:
         xff, proto = ip, b"http"
     parts += (b"x-forwarded-for: ", xff, b"\r\nx-forwarded-proto: ", proto, b"\r\n")
-    if head.host:
+    if trusted and relayed is not None:
+        for name, value in relayed.items():
+            parts += (name, b": ", value, b"\r\n")
+    if head.host and not (trusted and relayed is not None and b"x-forwarded-host" in relayed):
         parts += (b"x-forwarded-host: ", head.host, b"\r\n")
     parts += (b"x-request-id: ", head.request_id.encode(), b"\r\n")
     for name, value in extra:

@@ -366,3 +366,25 @@ def test_a_204_never_carries_transfer_encoding() -> None:
     """RFC 9112 §6.1: a server MUST NOT send Transfer-Encoding in a 204, whatever the upstream did."""
     data, chunk_out, _ = respond([(b"Transfer-Encoding", b"chunked")], status=204, reason=b"No Content")
     assert (data, chunk_out) == (b"HTTP/1.1 204 No Content\r\nx-request-id: rid-1\r\n\r\n", False)
+
+
+RELAYED = [
+    (b"x-forwarded-host", b"shop.example"),
+    (b"x-forwarded-port", b"443"),
+    (b"x-forwarded-prefix", b"/store"),
+]
+
+
+def test_a_trusted_proxys_host_port_and_prefix_are_passed_on() -> None:
+    head = make_head([(b"x-forwarded-for", b"1.2.3.4"), *RELAYED], client_ip="10.1.2.3")
+    assert build(head) == (
+        b"GET / HTTP/1.1\r\nhost: svc:8080\r\n"
+        b"x-forwarded-for: 1.2.3.4, 10.1.2.3\r\nx-forwarded-proto: http\r\n"
+        b"x-forwarded-host: shop.example\r\nx-forwarded-port: 443\r\nx-forwarded-prefix: /store\r\n"
+        b"x-request-id: rid-1\r\n\r\n"
+    )
+
+
+def test_anyone_elses_host_port_and_prefix_are_dropped() -> None:
+    head = make_head([(b"x-forwarded-for", b"1.2.3.4"), *RELAYED])
+    assert build(head) == b"GET / HTTP/1.1\r\nhost: svc:8080\r\n" + TAIL + b"\r\n"
