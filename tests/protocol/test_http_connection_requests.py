@@ -220,7 +220,7 @@ def test_every_phase_change_is_in_the_table() -> None:
 def test_a_forbidden_transition_raises(start: Phase, forbidden: Phase) -> None:
     conn = ClientRig().conn
     conn.phase = start
-    with pytest.raises(AssertionError, match=f"{start.value} → {forbidden.value} is not allowed"):
+    with pytest.raises(AssertionError, match=f"{start.name} → {forbidden.name} is not allowed"):
         conn._enter(forbidden)
     assert conn.phase is start
 

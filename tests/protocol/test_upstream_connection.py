@@ -243,13 +243,13 @@ def test_every_state_change_is_in_the_table() -> None:
 
 def test_forbidden_transitions_raise() -> None:
     rig = UpstreamRig()
-    with pytest.raises(AssertionError, match="active → tunnel is not allowed"):
+    with pytest.raises(AssertionError, match="ACTIVE → TUNNEL is not allowed"):
         rig.conn.open_tunnel()  # no 101 received
-    with pytest.raises(AssertionError, match="active → active is not allowed"):
+    with pytest.raises(AssertionError, match="ACTIVE → ACTIVE is not allowed"):
         rig.conn.claim()  # handed out twice
     rig.start()
     rig.receive(OK)
-    with pytest.raises(AssertionError, match="idle → tunnel is not allowed"):
+    with pytest.raises(AssertionError, match="IDLE → TUNNEL is not allowed"):
         rig.conn.open_tunnel()
     assert rig.conn.state is State.IDLE
 

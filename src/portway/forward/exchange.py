@@ -93,11 +93,11 @@ class Exchange:
         self._client_ip: str | None = None
 
     def __repr__(self) -> str:
-        return f"<Exchange {self.head.method} {self.path} id={self.head.request_id} {self.phase.value}>"
+        return f"<Exchange {self.head.method} {self.path} id={self.head.request_id} {self.phase.name}>"
 
     def _enter(self, phase: Phase) -> None:
         if phase not in TRANSITIONS[self.phase]:
-            raise AssertionError(f"exchange phase {self.phase.value} → {phase.value} is not allowed")
+            raise AssertionError(f"exchange phase {self.phase.name} → {phase.name} is not allowed")
         self.phase = phase
 
     # -- the policy context ----------------------------------------------------------------------

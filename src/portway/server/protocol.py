@@ -65,11 +65,11 @@ class HttpConnection(RequestReader):
         self._close_after = False
 
     def __repr__(self) -> str:
-        return f"<HttpConnection {self.client_ip}:{self.client_port} {self.phase.value}>"
+        return f"<HttpConnection {self.client_ip}:{self.client_port} {self.phase.name}>"
 
     def _enter(self, phase: Phase) -> None:
         if phase not in TRANSITIONS[self.phase]:
-            raise AssertionError(f"connection phase {self.phase.value} → {phase.value} is not allowed")
+            raise AssertionError(f"connection phase {self.phase.name} → {phase.name} is not allowed")
         self.phase = phase
 
     @property
