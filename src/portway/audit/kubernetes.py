@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from portway.audit.findings import Location
-from portway.audit.model import EnvVar, Exposure, Namespace, Platform, Setting, Stack, Workload
+from portway.audit.model import EnvVar, Exposure, Mount, Namespace, Platform, Setting, Stack, Workload
 from portway.audit.yamlsource import Document, Key
 
 NodePath = tuple[Key, ...]
@@ -124,7 +124,7 @@ def _workload(obj: K8sObject, pod_path: NodePath) -> tuple[Workload, dict[str, s
     for index, volume in enumerate(_list(pod.get("volumes"))):
         host_path = _get(volume, "hostPath", "path")
         if host_path:
-            workload.mounts.append(Setting(str(host_path), obj.loc(*pod_path, "volumes", index, "hostPath")))
+            workload.mounts.append(Mount(str(host_path), obj.loc(*pod_path, "volumes", index, "hostPath")))
     for group, index, container in containers:
         _container(obj, (*pod_path, group, index), container, workload, host_network)
     return workload, pod_labels

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from portway.audit.findings import Finding, Location, Severity, Suppressed
 from portway.audit.model import Role, Stack, Workload
-from portway.audit.rules.exposure import DATASTORE_EXPOSED, SERVICE_EXPOSED
+from portway.audit.rules.exposure import DATASTORE_EXPOSED, DEBUG_PORT, GATEWAY_ADMIN, SERVICE_EXPOSED, judge
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class Report:
         silenced = {
             s.finding.location
             for s in self.suppressed
-            if s.finding.rule in (DATASTORE_EXPOSED, SERVICE_EXPOSED)
+            if s.finding.rule in (DATASTORE_EXPOSED, SERVICE_EXPOSED, DEBUG_PORT, GATEWAY_ADMIN)
         }
         self.summaries = [summarise(stack, silenced) for stack in self.stacks]
 
@@ -74,13 +74,16 @@ class Report:
 
 def summarise(stack: Stack, silenced: set[Location]) -> StackSummary:
     exposed: dict[tuple[Location, str], ExposedPort] = {}
+    fine: set[tuple[Location, str]] = set()
     for workload in stack.workloads:
         for exposure in workload.public_exposures:
             key = (exposure.location, exposure.port)
             exposed.setdefault(
                 key, _port(workload, exposure.port, exposure.via, exposure.location, exposure.count)
             )
-    kept = tuple(p for p in exposed.values() if p.role is Role.GATEWAY or p.location in silenced)
+            if judge(workload, exposure) is None:
+                fine.add(key)
+    kept = tuple(p for key, p in exposed.items() if key in fine or p.location in silenced)
     datastores = tuple(w.name for w in stack.workloads if w.role is Role.DATASTORE and w.public_exposures)
     return StackSummary(stack.name, stack.platform.value, tuple(exposed.values()), kept, datastores)
 
