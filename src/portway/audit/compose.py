@@ -21,6 +21,7 @@ from portway.audit.errors import AuditInputError
 from portway.audit.findings import Location
 from portway.audit.interpolation import read_dotenv
 from portway.audit.model import (
+    ALL_PORTS,
     EnvVar,
     Exposure,
     Mount,
@@ -35,7 +36,6 @@ from portway.audit.tree import LMap
 from portway.audit.yamlsource import Key
 
 Path_ = tuple[Key, ...]
-ALL_PORTS = "all ports the container listens on"
 
 
 def is_compose(data: object) -> bool:

@@ -13,6 +13,9 @@ from enum import StrEnum
 
 from portway.audit.findings import Location
 
+# How the reachable list and the summary name a host-network container's ports.
+ALL_PORTS = "all ports the container listens on"
+
 
 class Platform(StrEnum):
     COMPOSE = "compose"
