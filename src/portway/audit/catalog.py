@@ -7,7 +7,8 @@ Evidence, strongest first:
    an image built from source (`build:`) names the project's own software, not evidence;
 2. the program its command runs (`redis-server`, `mysqld`, `etcd`, `kafka-server-start.sh`), when
    the image says nothing (a base image such as `alpine`, `python`, or a built one);
-3. a data store's well-known port it listens on (5432, 6379, 9092, 2181…), under the same condition;
+3. a data store's well-known port it listens on (5432, 6379, 9092, 2181…), under the same condition
+   (an image whose name names no known software says nothing);
 4. for a built service, its name when that is a store's name or ends in `db` (`users-db`), never a
    word inside a longer name (`etl-kafka` is a consumer, not a broker).
 Metrics and coordination stores (Prometheus, Loki, ZooKeeper, etcd, Consul) count as data stores:
@@ -111,9 +112,9 @@ def image_kind(ref: ImageRef | None) -> str | None:
     kind = _kind(ref.name_words)
     if kind is None and ref.namespace:
         kind = _kind(ref.namespace_words)
-    if kind is None and set(ref.name_words) & BASE_IMAGES:
-        return None
-    return kind if kind is not None else ""
+    if kind is None and set(ref.name_words + ref.namespace_words) & GATEWAYS:
+        return ""  # known software that is not a store
+    return kind  # None for an image whose name says nothing (a base image, a project's own)
 
 
 def program_kind(words: Sequence[str]) -> str | None:

@@ -162,8 +162,8 @@ class _Loader:
         else:
             if base_name in resolving or base_name == name:
                 raise AuditInputError(f"{where}: service `{name}` extends itself")
-            base = self._extends(services, base_name, path, chain, env, (*resolving, name))
-            base = base if base_name in services else None
+            found = base_name in services
+            base = self._extends(services, base_name, path, chain, env, (*resolving, name)) if found else None
         if not isinstance(base, LMap):
             raise AuditInputError(f"{where}: `extends` names service `{base_name}`, which is not there")
         local = tree.copy(spec)
