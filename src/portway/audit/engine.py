@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
@@ -120,18 +121,26 @@ class _Auditor:
 
 
 def _is_template(path: Path) -> bool:
-    """A Helm (or other Go) template: `{{` in a file that does not parse as a manifest as written,
-    or one in a chart's `templates/` directory."""
+    """A Helm (or other Go) template: a file of a chart's `templates/`, or one whose `{{ }}` stand
+    where YAML structure goes (a line, a key or an unquoted value of their own), or that does not
+    parse until rendered. `{{ }}` inside a quoted value (a healthcheck's `--format`, a label)
+    is only text."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return False
     if "{{" not in text:
         return False
-    if "templates" in path.parts or (path.parent.parent / "Chart.yaml").is_file():
+    if path.parent.name == "templates" and (path.parent.parent / "Chart.yaml").is_file():
+        return True
+    if _STRUCTURAL_TEMPLATE.search(text):
         return True
     try:
         read_yaml(path)
     except AuditInputError:
         return True
-    return "{{ ." in text or "{{- " in text or "{{ include" in text
+    return False
+
+
+# `{{- if … }}` on its own line, `key: {{ .Values.x }}` unquoted, `- {{ … }}` as a list item.
+_STRUCTURAL_TEMPLATE = re.compile(r"^\s*(-\s+)?\{\{|^\s*[\w.-]+:\s+\{\{", re.MULTILINE)
