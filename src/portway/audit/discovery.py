@@ -77,7 +77,7 @@ def is_kustomization(path: Path) -> bool:
 
 
 def _directory(root: Path) -> Iterator[Target]:
-    for directory, subdirs, files in os.walk(root):
+    for directory, subdirs, files in os.walk(root, onerror=_unreadable):
         here = Path(directory)
         kustomization = _kustomization_file(here)
         if kustomization is not None:
@@ -92,6 +92,11 @@ def _directory(root: Path) -> Iterator[Target]:
                 continue  # merged into its base file below
             merged = tuple(here / o for o, base in overrides.items() if base == name)
             yield Target(here / name, explicit=False, overrides=merged)
+
+
+def _unreadable(error: OSError) -> None:
+    # os.walk would skip a directory it cannot list; an audit that skips files passes them.
+    raise AuditInputError(f"{error.filename}: cannot read ({error.strerror})")
 
 
 def _override_base(name: str, names: list[str]) -> str:
