@@ -181,11 +181,12 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
-# Debuggers' listening ports: whoever reaches one runs code in the process.
+# Debuggers' listening ports: whoever reaches one runs code in the process. Only ports no common
+# software serves on its own count by number alone; debugpy (5678, also n8n's port) and Delve
+# (2345) count when the command opens them.
 DEBUG_PORTS: dict[int, str] = {
-    5005: "JDWP (Java debugger)", 8787: "JDWP (Java debugger)", 9229: "Node.js inspector",
-    9230: "Node.js inspector", 5858: "Node.js debugger", 5678: "debugpy (Python debugger)",
-    2345: "Delve (Go debugger)", 40000: "Delve (Go debugger)",
+    5005: "JDWP (Java debugger)", 9229: "Node.js inspector", 9230: "Node.js inspector",
+    5858: "Node.js debugger",
 }  # fmt: skip
 # Flags that open a debugger on a port: `--inspect=0.0.0.0:9229`, `-agentlib:jdwp=…address=*:5005`.
 _DEBUG_FLAGS = re.compile(
@@ -211,7 +212,10 @@ def debug_ports(command: Sequence[str]) -> dict[int, str]:
     """Ports the command opens a debugger on, by its flags."""
     found: dict[int, str] = {}
     for match in _DEBUG_FLAGS.finditer(" ".join(command)):
-        found[int(match["port"])] = DEBUG_PORTS.get(int(match["port"]), "debugger")
+        flag = match.group(1)
+        name = "Node.js inspector" if "inspect" in flag else "JDWP (Java debugger)" if "jdwp" in flag else ""
+        name = name or ("debugpy (Python debugger)" if "debugpy" in flag else "Delve (Go debugger)")
+        found[int(match["port"])] = name
     return found
 
 

@@ -152,14 +152,18 @@ def _exposures(root: LMap, path: Path_, spec: Mapping[str, object]) -> Iterator[
             port, via = ports.parse_short(entry), "ports"
         else:
             raise AuditInputError(f"{where}: a port must be a string or a mapping")
+        unknown = tree.unknown(root, *path, "ports", index)
+        meta = tree.meta_of(root, *path, "ports", index)
+        # With a variable unset the resolved spec says little ("(ephemeral)→"): show it as written.
+        shown = f"{meta.raw}" if unknown and meta is not None and meta.raw else port.describe()
         yield Exposure(
-            port=port.describe(),
+            port=shown,
             via=via,
             location=where,
             host_ip=port.host_ip,
             count=port.count,
             target=port.target,
-            unknown=tree.unknown(root, *path, "ports", index),
+            unknown=unknown,
         )
 
 

@@ -9,9 +9,10 @@ The gateway is, in order of precedence:
 2. any workload labelled `portway.role: gateway`;
 3. among the non-data-store workloads reachable from outside, those that look like a gateway
    (image or name: portway, traefik, nginx, envoy, haproxy, caddy, kong, "gateway", "proxy", …);
-4. the only non-data-store workload reachable from outside when it serves web traffic (a
-   published port 80/443, or a container port HTTP servers use) and is not a tool (an admin
-   UI, an exporter). Being the only one that publishes does not by itself make it the gateway.
+4. the only non-data-store workload reachable from outside, as the entry point, unless it is a
+   tool (an admin UI, a mail catcher, an exporter) or publishes nothing but a debugger's port:
+   being the only one that publishes does not make those the gateway, and whatever the gateway
+   is, its debugger and admin ports stay findings (rules/exposure.py).
 When several workloads are reachable from outside and none is picked, the stack has no gateway and
 `gateway_unknown` is set so the report can say how to name it.
 """
@@ -24,7 +25,6 @@ from portway.audit import catalog
 from portway.audit.model import Platform, Role, Stack, Workload
 
 ROLE_LABEL = "portway.role"
-_WEB_PORTS = {"80", "443", "8080", "8000", "8443", "3000", "5000", "4000", "8888", "8081", "9000"}
 _TOOLS = {"adminer", "pgadmin", "phpmyadmin", "commander", "exporter", "mailhog", "mailpit", "kafdrop"}
 
 
@@ -64,7 +64,7 @@ def _gateways(stack: Stack, gateway_names: Collection[str]) -> list[Workload]:
     lookalikes = [w for w in reachable if catalog.looks_like_gateway(w.image, _identity(w), w.built)]
     if lookalikes:
         return lookalikes
-    if stack.platform is not Platform.HOST and len(reachable) == 1 and _serves_web(reachable[0]):
+    if stack.platform is not Platform.HOST and len(reachable) == 1 and _entry_point(reachable[0]):
         return reachable
     if reachable:
         stack.gateway_unknown = reachable[0].location
@@ -85,12 +85,12 @@ def _identity(workload: Workload) -> str:
     return f"{workload.name} {workload.labels.get('portway.command', '')}"
 
 
-def _serves_web(workload: Workload) -> bool:
+def _entry_point(workload: Workload) -> bool:
     words = set(catalog.words(workload.image)) | set(catalog.words(workload.name))
     if words & _TOOLS:
         return False
-    for exposure in workload.public_exposures:
-        published = exposure.port.split("→")[0].rsplit(":", 1)[-1]
-        if published in ("80", "443") or exposure.target in _WEB_PORTS:
-            return True
-    return False
+    debuggers = set(catalog.DEBUG_PORTS) | set(catalog.debug_ports([a.value for a in workload.arguments]))
+    return any(
+        not exposure.target.isdigit() or int(exposure.target) not in debuggers
+        for exposure in workload.public_exposures
+    )

@@ -56,17 +56,24 @@ def test_datastore_evidence(kwargs: dict[str, object], kind: str) -> None:
     assert datastore_kind(**kwargs) == kind  # type: ignore[arg-type]
 
 
-def test_the_only_published_service_is_not_the_gateway_without_web_ports(audit_yaml: AuditYaml) -> None:
+def test_the_only_published_service_is_not_the_gateway_for_a_debugger(audit_yaml: AuditYaml) -> None:
     report = audit_yaml(
         """
         services:
           worker:
             build: .
-            ports: ["7000:7000"]
+            command: node --inspect=0.0.0.0:9229 worker.js
+            ports: ["9229:9229"]
         """
     )
     assert report.stacks[0].workloads[0].role.value == "service"
-    assert rule_ids(report) == ["PW002", "PW004", "PW011"]
+    assert rule_ids(report) == ["PW004", "PW005", "PW011"]
+
+
+def test_the_only_published_app_is_the_entry_point(audit_yaml: AuditYaml) -> None:
+    # n8n's own port is 5678, which is also debugpy's: by number alone it is not a debugger.
+    report = audit_yaml('services:\n  n8n: {image: "n8nio/n8n:1.50.0", ports: ["5678:5678"]}\n')
+    assert rule_ids(report) == []
 
 
 def test_an_admin_ui_alone_is_not_the_gateway(audit_yaml: AuditYaml) -> None:
