@@ -31,6 +31,10 @@ def _service(body: str, image: str = "acme/app") -> str:
         "environment: {STRIPE_SECRET: xxxxxxxx}",
         "environment: {SMTP_PASSWORD: '********'}",
         "environment: {OAUTH_SECRET: REPLACE_ME}",
+        # settings named like secrets
+        "environment: {MYSQL_RANDOM_ROOT_PASSWORD: 'yes', MYSQL_ALLOW_EMPTY_PASSWORD: 'no'}",
+        "environment: {ACCESS_TOKEN_EXPIRE_MINUTES: 30, AWS_ACCESS_KEY_ID: AKIAEXAMPLE}",
+        "environment: {SECRET_BACKEND: vault}",
     ],
 )
 def test_not_inline_credentials(audit_yaml: AuditYaml, body: str) -> None:

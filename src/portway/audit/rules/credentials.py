@@ -71,9 +71,13 @@ _SECRET_NAME = re.compile(
 # Names that mention a secret but hold something else: where it is, how long it lives…
 _NOT_A_SECRET = re.compile(
     r"(_FILE|_PATH|_DIR|_LENGTH|_TTL|_TIMEOUT|_EXPIRY|_EXPIRES|_ENABLED|_REQUIRED|_URL|_URI|_HOST|_PORT"
-    r"|_NAME|_ALGORITHM|_ISSUER|_AUDIENCE|_TYPE|_METHOD)$",
+    r"|_NAME|_ALGORITHM|_ISSUER|_AUDIENCE|_TYPE|_METHOD|_MINUTES|_SECONDS|_HOURS|_DAYS|_LIFETIME"
+    r"|_ROUNDS|_COST|_SIZE|_MAX|_MIN|_COUNT|_ID|_USER|_USERNAME|_MODE|_PROVIDER|_BACKEND|_HEADER"
+    r"|_PREFIX|_POLICY|_STRATEGY|_VERSION)$|RANDOM_ROOT_PASSWORD|PASSWORD_RESET|ALLOW_EMPTY",
     re.IGNORECASE,
 )
+# Switch values: a variable named like a secret that holds one of these is a setting.
+_SWITCHES = {"yes", "no", "true", "false", "0", "1", "on", "off", "none", "required", "optional"}
 _URL_PASSWORD = re.compile(r"[a-z][a-z0-9+.-]*://[^:/@\s]*:(?P<password>[^@/\s]+)@", re.IGNORECASE)
 # `$$` (an escaped dollar), `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?error}`, `$VAR`,
 # and Kubernetes' `$(VAR)`, which refers to another variable of the container.
@@ -191,7 +195,9 @@ def _credential(
     workload: Workload, what: str, value: str, location: Location, from_env_file: bool
 ) -> Iterator[Finding]:
     written = written_value(value).strip().strip("'\"")
-    if not written or _PLACEHOLDER.match(written) or _RUNTIME.search(written):
+    if not written or written.lower() in _SWITCHES:
+        return
+    if _PLACEHOLDER.match(written) or _RUNTIME.search(written):
         return  # nothing written, a placeholder, or read by the container when it starts
     if written.lower() in WELL_KNOWN_VALUES:
         yield Finding(
