@@ -103,3 +103,41 @@ def test_missing_file_exits_2(tmp_path: Path) -> None:
 
 def test_bad_option_exits_2() -> None:
     assert portway_audit(SEED001_BEFORE, "--fail-on", "never").returncode == 2
+
+
+RESOLUTION = FIXTURES / "resolution"
+
+
+def test_dash_f_merges_one_project() -> None:
+    overrides = RESOLUTION / "overrides"
+    result = portway_audit(
+        "-f", overrides / "compose.yaml", "-f", overrides / "compose.override.yaml", "--format", "json"
+    )
+
+    data = json.loads(result.stdout)
+    assert result.returncode == 1
+    assert data["summary"]["exposed_ports"] == {"before": 3, "after": 1}
+    assert len(data["stacks"]) == 1
+
+
+def test_env_file_and_profile_options(tmp_path: Path) -> None:
+    env_file = tmp_path / "prod.env"
+    env_file.write_text("REDIS_BIND=0.0.0.0\n")
+    result = portway_audit(RESOLUTION / "envdefault", "--env-file", env_file, "--format", "json")
+    assert {f["subject"] for f in json.loads(result.stdout)["findings"] if f["rule"] == "PW001"} == {"cache"}
+
+    profiled = portway_audit(RESOLUTION / "profiles", "--profile", "prod", "--format", "json")
+    assert [s["name"] for s in json.loads(profiled.stdout)["services"]] == ["gateway"]
+
+
+def test_missing_env_file_exits_2(tmp_path: Path) -> None:
+    result = portway_audit(RESOLUTION / "envdefault", "--env-file", tmp_path / "nope.env")
+    assert result.returncode == 2
+    assert "nope.env: env file not found" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args", [(), ("--live", "deploy/")])
+def test_files_or_live_not_both_nor_neither(args: tuple[str, ...]) -> None:
+    result = portway_audit(*args)
+    assert result.returncode == 2
+    assert "give files or directories to audit, or --live" in result.stderr

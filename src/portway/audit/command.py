@@ -1,4 +1,5 @@
-"""`portway audit FILE|DIR …`: parse the arguments, run the audit, print the report, pick the exit code.
+"""`portway audit FILE|DIR …` (or `-f a.yaml -f b.yaml`, or `--live`): parse the arguments, run the
+audit, print the report, pick the exit code.
 
 Exit codes: 0 no finding at or above --fail-on; 1 there is one; 2 the input could not be audited
 (missing, empty, malformed or unrecognised file), with a one-line message on stderr.
@@ -7,6 +8,7 @@ Exit codes: 0 no finding at or above --fail-on; 1 there is one; 2 the input coul
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -25,10 +27,40 @@ EXIT_CLEAN, EXIT_FINDINGS, EXIT_INPUT = 0, 1, 2
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "paths",
-        nargs="+",
+        nargs="*",
         type=Path,
         metavar="FILE|DIR",
         help="compose/stack files, Kubernetes manifests, or directories of them",
+    )
+    parser.add_argument(
+        "-f",
+        "--file",
+        action="append",
+        default=[],
+        type=Path,
+        dest="compose_files",
+        metavar="FILE",
+        help="a Compose file of one project, merged in order as `docker compose -f` does (repeatable)",
+    )
+    parser.add_argument(
+        "--env-file",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help="variables for ${VAR} interpolation instead of the project's .env (repeatable)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="audit only the services these Compose profiles run (default: every service)",
+    )
+    parser.add_argument(
+        "--live",
+        action="store_true",
+        help="audit this host's listening sockets instead of files",
     )
     parser.add_argument("--format", choices=["table", *RENDERERS], default="table", help="output format")
     parser.add_argument(
@@ -49,8 +81,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.live == bool(args.paths or args.compose_files):
+        print("portway audit: give files or directories to audit, or --live (not both)", file=sys.stderr)
+        return EXIT_INPUT
     try:
-        report = audit(args.paths, gateways=args.gateway)
+        if args.live:
+            from portway.audit.live import audit_live  # only --live reads /proc
+
+            report = audit_live(gateways=args.gateway)
+        else:
+            report = audit(
+                args.paths,
+                gateways=args.gateway,
+                compose_files=args.compose_files,
+                environ=os.environ,
+                env_files=args.env_file,
+                profiles=args.profile,
+            )
     except AuditInputError as exc:
         print(f"portway audit: {exc}", file=sys.stderr)
         return EXIT_INPUT

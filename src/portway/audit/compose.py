@@ -1,8 +1,11 @@
-"""Docker Compose files and Swarm stack files (Compose v2/v3 and the Compose Specification) as a Stack.
+"""A Compose project (Compose v2/v3, the Compose Specification, Swarm stack files) as a Stack.
 
-A file is a Swarm stack when it says so by its networks (`driver: overlay`) or by its name
-(`stack.yaml`, `docker-stack.yml`); networks in a stack default to the overlay driver.
-Legacy v1 files (services at the top level, no `services:` key) are read too.
+The project is read, interpolated and merged first (compose_project.py); this module only reads
+the result. A file is a Swarm stack when named so (`stack.yaml`, `docker-stack.yml`) or when one of
+its networks uses `driver: overlay`. Networks of a stack file default to the overlay driver; in any
+other file a network without a driver is a bridge, whatever its neighbours use.
+`network_mode: host` puts every port the container listens on on the host's interfaces: it is an
+exposure of those ports (the declared ones, else "all ports the container listens on").
 """
 
 from __future__ import annotations
@@ -11,13 +14,28 @@ import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from portway.audit import ports
+from portway.audit import ports, tree
+from portway.audit.compose_merge import as_mapping
+from portway.audit.compose_project import Project
 from portway.audit.errors import AuditInputError
 from portway.audit.findings import Location
-from portway.audit.model import EnvVar, Exposure, Network, NetworkRef, Platform, Setting, Stack, Workload
-from portway.audit.yamlsource import Document, Key
+from portway.audit.interpolation import read_dotenv
+from portway.audit.model import (
+    ALL_PORTS,
+    EnvVar,
+    Exposure,
+    Mount,
+    Network,
+    NetworkRef,
+    Platform,
+    Setting,
+    Stack,
+    Workload,
+)
+from portway.audit.tree import LMap
+from portway.audit.yamlsource import Key
 
-_SERVICE_KEYS = {"image", "build", "ports", "expose", "environment", "command", "networks", "volumes"}
+Path_ = tuple[Key, ...]
 
 
 def is_compose(data: object) -> bool:
@@ -35,49 +53,43 @@ def is_legacy_compose(data: dict[str, object]) -> bool:
     )
 
 
-def build_stack(doc: Document) -> Stack:
-    assert isinstance(doc.data, dict)
-    legacy = "services" not in doc.data
-    services_root: tuple[Key, ...] = () if legacy else ("services",)
-    services = doc.data if legacy else (doc.data.get("services") or {})
-    assert isinstance(services, dict)
-    top_networks = {} if legacy else _mapping(doc.data.get("networks"))
-    swarm = _is_swarm(doc, top_networks)
-    stack = Stack(platform=Platform.SWARM if swarm else Platform.COMPOSE, name=doc.source.display)
+def build_stack(project: Project) -> Stack:
+    root = project.root
+    services = root.get("services") or LMap(root.location)
+    if not isinstance(services, LMap):
+        raise AuditInputError(f"{tree.loc(root, 'services')}: `services` must be a mapping")
+    top_networks = _mapping(root.get("networks"))
+    stack_file = "stack" in Path(project.name.split(" + ")[0]).name.lower()
+    overlay = any(_mapping(v).get("driver") == "overlay" for v in top_networks.values())
+    stack = Stack(platform=Platform.SWARM if stack_file or overlay else Platform.COMPOSE, name=project.name)
     for name, value in top_networks.items():
-        stack.networks[name] = _network(doc, name, _mapping(value), swarm)
+        stack.networks[name] = _network(root, name, _mapping(value), stack_file)
     for name, value in services.items():
         if not isinstance(value, dict | None):
-            raise AuditInputError(f"{_loc(doc, *services_root, name)}: service `{name}` is not a mapping")
-        stack.workloads.append(_service(doc, (*services_root, name), name, value or {}))
+            raise AuditInputError(f"{tree.loc(services, name)}: service `{name}` is not a mapping")
+        spec = value if isinstance(value, LMap) else LMap(services.meta[name].location)
+        stack.workloads.append(_service(project, ("services", name), name, spec))
     if any(ref.name == "default" for w in stack.workloads for ref in w.networks):
         stack.networks.setdefault(
             "default",
             Network(
                 name="default",
-                location=Location(doc.source.display, doc.line(*services_root)),
+                location=tree.loc(root, "services"),
                 declared=False,
-                driver="overlay" if swarm else "bridge",
+                driver="overlay" if stack_file else "bridge",
             ),
         )
     return stack
 
 
-def _is_swarm(doc: Document, networks: Mapping[str, object]) -> bool:
-    name = Path(doc.source.display).name.lower()
-    if "stack" in name:
-        return True
-    return any(_mapping(value).get("driver") == "overlay" for value in networks.values())
-
-
-def _network(doc: Document, name: str, spec: Mapping[str, object], swarm: bool) -> Network:
+def _network(root: LMap, name: str, spec: Mapping[str, object], stack_file: bool) -> Network:
     driver_opts = _mapping(spec.get("driver_opts"))
     return Network(
         name=name,
-        location=_loc(doc, "networks", name),
-        driver=str(spec.get("driver") or ("overlay" if swarm else "bridge")),
+        location=tree.loc(root, "networks", name),
+        driver=str(spec.get("driver") or ("overlay" if stack_file else "bridge")),
         internal=_truthy(spec.get("internal")),
-        external=bool(spec.get("external")),
+        external=_truthy(spec.get("external")) or isinstance(spec.get("external"), dict),
         attachable=_truthy(spec.get("attachable")),
         # Docker encrypts an overlay when the option is present at all: `encrypted: ""` is the usual form.
         encrypted="encrypted" in driver_opts and str(driver_opts["encrypted"]).lower() != "false",
@@ -85,139 +97,176 @@ def _network(doc: Document, name: str, spec: Mapping[str, object], swarm: bool) 
     )
 
 
-def _service(doc: Document, path: tuple[Key, ...], name: str, spec: dict[str, object]) -> Workload:
+def _service(project: Project, path: Path_, name: str, spec: LMap) -> Workload:
+    root = project.root
     image = str(spec.get("image") or "")
     labels = _labels(spec.get("labels")) | _labels(_mapping(spec.get("deploy")).get("labels"))
-    workload = Workload(name=name, kind="service", location=_loc(doc, *path), image=image, labels=labels)
-    workload.exposures.extend(_exposures(doc, path, spec))
+    workload = Workload(
+        name=name,
+        kind="service",
+        location=tree.loc(root, *path),
+        image=image,
+        labels=labels,
+        built="build" in spec,
+        profiles=tuple(str(p) for p in _list(spec.get("profiles"))),
+    )
     network_mode = str(spec.get("network_mode") or "")
+    published = list(_exposures(root, path, spec))
+    workload.container_ports = _container_ports(spec, published)
     if network_mode == "host":
-        workload.host_namespaces.append(Setting("network", _loc(doc, *path, "network_mode")))
+        where = tree.loc(root, *path, "network_mode")
+        workload.host_namespaces.append(Setting("network", where))
+        workload.exposures.extend(_host_network(workload.container_ports, where))
+    else:
+        workload.exposures.extend(published)
     for namespace in ("pid", "ipc"):
         if str(spec.get(namespace) or "") == "host":
-            workload.host_namespaces.append(Setting(namespace, _loc(doc, *path, namespace)))
-    workload.networks.extend(_network_refs(doc, path, spec, network_mode))
+            workload.host_namespaces.append(Setting(namespace, tree.loc(root, *path, namespace)))
+    workload.networks.extend(_network_refs(root, path, spec, network_mode))
     if _truthy(spec.get("privileged")):
-        workload.privileged.append(Setting("privileged: true", _loc(doc, *path, "privileged")))
+        workload.privileged.append(Setting("privileged: true", tree.loc(root, *path, "privileged")))
     for index, cap in enumerate(_list(spec.get("cap_add"))):
-        workload.capabilities.append(Setting(str(cap), _loc(doc, *path, "cap_add", index)))
-    workload.mounts.extend(_host_mounts(doc, path, spec.get("volumes")))
-    workload.env.extend(_environment(doc, path, spec.get("environment")))
-    workload.env.extend(_env_files(doc, path, spec.get("env_file")))
-    workload.arguments.extend(_command(doc, path, spec.get("command")))
+        workload.capabilities.append(Setting(str(cap), tree.loc(root, *path, "cap_add", index)))
+    workload.mounts.extend(_host_mounts(root, path, spec.get("volumes")))
+    workload.env.extend(_environment(root, path, spec.get("environment")))
+    workload.env.extend(_env_files(project, path, spec.get("env_file")))
+    workload.arguments.extend(_command(root, path, "entrypoint", spec.get("entrypoint")))
+    workload.arguments.extend(_command(root, path, "command", spec.get("command")))
+    for index, secret in enumerate(_list(spec.get("secrets"))):
+        source = secret.get("source") if isinstance(secret, dict) else secret
+        workload.secrets.append(Setting(str(source), tree.loc(root, *path, "secrets", index)))
     return workload
 
 
-def _exposures(doc: Document, path: tuple[Key, ...], spec: Mapping[str, object]) -> Iterator[Exposure]:
+def _exposures(root: LMap, path: Path_, spec: Mapping[str, object]) -> Iterator[Exposure]:
     entries = spec.get("ports")
     if entries is not None and not isinstance(entries, list):
         # Compose refuses it too; reading nothing here would pass a file that publishes who knows what.
-        raise AuditInputError(f"{_loc(doc, *path, 'ports')}: `ports` must be a list")
+        raise AuditInputError(f"{tree.loc(root, *path, 'ports')}: `ports` must be a list")
     for index, entry in enumerate(_list(entries)):
+        where = tree.loc(root, *path, "ports", index)
         if isinstance(entry, dict):
             port = ports.parse_long(entry)
             via = "ports (mode: host)" if entry.get("mode") == "host" else "ports"
         elif isinstance(entry, str | int):
             port, via = ports.parse_short(entry), "ports"
         else:
-            raise AuditInputError(f"{_loc(doc, *path, 'ports', index)}: a port must be a string or a mapping")
+            raise AuditInputError(f"{where}: a port must be a string or a mapping")
+        unknown = tree.unknown(root, *path, "ports", index)
+        meta = tree.meta_of(root, *path, "ports", index)
+        # With a variable unset the resolved spec says little ("(ephemeral)→"): show it as written.
+        shown = f"{meta.raw}" if unknown and meta is not None and meta.raw else port.describe()
         yield Exposure(
-            port=port.describe(),
+            port=shown,
             via=via,
-            location=_loc(doc, *path, "ports", index),
+            location=where,
             host_ip=port.host_ip,
             count=port.count,
+            target=port.target,
+            unknown=unknown,
         )
 
 
+def _container_ports(spec: Mapping[str, object], published: list[Exposure]) -> list[int]:
+    """The ports the container listens on as far as the file says: `ports` targets and `expose`."""
+    found: list[int] = []
+    texts = [e.target for e in published] + [str(p).split("/")[0] for p in _list(spec.get("expose"))]
+    for text in texts:
+        low, _, high = text.partition("-")
+        if low.isdigit():
+            found.extend(range(int(low), int(high) + 1 if high.isdigit() else int(low) + 1))
+    return list(dict.fromkeys(found))
+
+
+def _host_network(declared: list[int], where: Location) -> Iterator[Exposure]:
+    if not declared:
+        yield Exposure(ALL_PORTS, "host network", where, host_network=True)
+        return
+    for port in declared:
+        yield Exposure(f"{port} ({ALL_PORTS})", "host network", where, target=str(port), host_network=True)
+
+
 def _network_refs(
-    doc: Document, path: tuple[Key, ...], spec: Mapping[str, object], network_mode: str
+    root: LMap, path: Path_, spec: Mapping[str, object], network_mode: str
 ) -> Iterator[NetworkRef]:
     networks = spec.get("networks")
     if networks is None:
         if not network_mode:  # a service with neither joins the project's `default` network
-            yield NetworkRef("default", _loc(doc, *path))
+            yield NetworkRef("default", tree.loc(root, *path))
         return
-    if isinstance(networks, dict):
-        for name in networks:
-            yield NetworkRef(name, _loc(doc, *path, "networks", name))
-        return
-    for index, network in enumerate(_list(networks)):
-        yield NetworkRef(str(network), _loc(doc, *path, "networks", index))
+    refs = as_mapping(networks)
+    for name in refs:
+        yield NetworkRef(name, refs.meta[name].location)
 
 
-def _host_mounts(doc: Document, path: tuple[Key, ...], volumes: object) -> Iterator[Setting]:
+def _host_mounts(root: LMap, path: Path_, volumes: object) -> Iterator[Mount]:
     for index, entry in enumerate(_list(volumes)):
         if isinstance(entry, dict):
             if entry.get("type", "volume") != "bind":
                 continue
             source = str(entry.get("source") or "")
+            read_only = _truthy(entry.get("read_only"))
+            target = str(entry.get("target") or "")
         else:
-            source = _short_volume_source(str(entry))
+            source, target, mode = _short_volume(str(entry))
+            read_only = "ro" in mode.split(",")
         if source.startswith(("/", "\\\\", "//", "~")):  # a host path, not a named volume
-            yield Setting(source, _loc(doc, *path, "volumes", index))
+            yield Mount(source, tree.loc(root, *path, "volumes", index), target, read_only)
 
 
-def _short_volume_source(entry: str) -> str:
-    """`SRC:DST[:MODE]` -> SRC; a lone `DST` is an anonymous volume. Windows `C:\\x:/y` kept whole."""
+def _short_volume(entry: str) -> tuple[str, str, str]:
+    """`SRC:DST[:MODE]` -> (SRC, DST, MODE); a lone `DST` is an anonymous volume. Windows `C:\\x` kept."""
+    drive = ""
     if re.match(r"^[A-Za-z]:[\\/]", entry):
-        return entry[: entry.find(":", 2)] if entry.find(":", 2) > 0 else entry
-    source, separator, _ = entry.partition(":")
-    return source if separator else ""
+        drive, entry = entry[:2], entry[2:]
+    parts = entry.split(":")
+    if len(parts) == 1:
+        return "", parts[0], ""
+    return drive + parts[0], parts[1], ":".join(parts[2:])
 
 
-def _environment(doc: Document, path: tuple[Key, ...], environment: object) -> Iterator[EnvVar]:
-    if isinstance(environment, dict):
-        for name, value in environment.items():
-            text = None if value is None else _scalar_text(value)
-            yield EnvVar(name, text, _loc(doc, *path, "environment", name))
+def _environment(root: LMap, path: Path_, environment: object) -> Iterator[EnvVar]:
+    if environment is None:
         return
-    for index, entry in enumerate(_list(environment)):
-        name, separator, value = str(entry).partition("=")
-        yield EnvVar(name.strip(), value if separator else None, _loc(doc, *path, "environment", index))
+    mapping = as_mapping(environment)
+    for name, value in mapping.items():
+        meta = mapping.meta[name]
+        yield EnvVar(
+            name,
+            None if value is None else _scalar_text(value),
+            meta.location,
+            raw=meta.raw,
+            env_sources=meta.env_sources,
+        )
 
 
-def _env_files(doc: Document, path: tuple[Key, ...], env_file: object) -> Iterator[EnvVar]:
-    """Variables of the env files that exist beside the compose file (missing ones are skipped:
-    they usually hold the real secrets and are kept out of the repository on purpose)."""
+def _env_files(project: Project, path: Path_, env_file: object) -> Iterator[EnvVar]:
+    """Variables of the env files that exist in the project (missing ones are skipped: they usually
+    hold the real secrets and are kept out of the repository on purpose)."""
     entries = [env_file] if isinstance(env_file, str | dict) else _list(env_file)
-    base = doc.source.path.parent
     for entry in entries:
         name = entry.get("path") if isinstance(entry, dict) else entry
         if not isinstance(name, str) or "$" in name:
             continue
-        file = base / name
-        if not file.is_file():
-            continue
-        display = Path(doc.source.display).parent.joinpath(name).as_posix()
-        try:
-            lines = file.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise AuditInputError(f"{display}: cannot read env file ({exc})") from None
-        for number, line in enumerate(lines, start=1):
-            stripped = line.strip()
-            if not stripped or stripped.startswith("#") or "=" not in stripped:
-                continue
-            key, _, value = stripped.removeprefix("export ").partition("=")
-            yield EnvVar(
-                key.strip(), value.strip().strip("'\""), Location(display, number), from_env_file=True
-            )
+        file = project.directory / name
+        if file.is_file():
+            for key, value, location in read_dotenv(file):
+                yield EnvVar(key, value, location, from_env_file=True)
 
 
-def _command(doc: Document, path: tuple[Key, ...], command: object) -> Iterator[Setting]:
+def _command(root: LMap, path: Path_, field: str, command: object) -> Iterator[Setting]:
     if isinstance(command, str):
         for word in command.split():
-            yield Setting(word, _loc(doc, *path, "command"))
+            yield Setting(word, tree.loc(root, *path, field))
         return
     for index, item in enumerate(_list(command)):
-        yield Setting(str(item), _loc(doc, *path, "command", index))
+        yield Setting(str(item), tree.loc(root, *path, field, index))
 
 
 def _labels(labels: object) -> dict[str, str]:
-    if isinstance(labels, dict):
-        return {str(k): _scalar_text(v) for k, v in labels.items()}
-    pairs = (str(entry).partition("=") for entry in _list(labels))
-    return {key: value for key, _, value in pairs}
+    if labels is None:
+        return {}
+    return {str(k): _scalar_text(v) for k, v in as_mapping(labels).items()}
 
 
 def _scalar_text(value: object) -> str:
@@ -236,7 +285,3 @@ def _mapping(value: object) -> dict[str, object]:
 
 def _list(value: object) -> list[object]:
     return value if isinstance(value, list) else []
-
-
-def _loc(doc: Document, *path: Key) -> Location:
-    return Location(doc.source.display, doc.line(*path))

@@ -45,10 +45,11 @@ class Finding:
     subject: str  # the service, network or object the finding is about
     message: str
     fix: str = ""  # a fix specific to this finding; the rule's general fix when empty
+    level: Severity | None = None  # when the rule's severity depends on the case (PW011)
 
     @property
     def severity(self) -> Severity:
-        return self.rule.severity
+        return self.level or self.rule.severity
 
     @property
     def fix_text(self) -> str:

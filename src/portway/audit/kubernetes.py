@@ -12,7 +12,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from portway.audit.findings import Location
-from portway.audit.model import EnvVar, Exposure, Namespace, Platform, Setting, Stack, Workload
+from portway.audit.model import (
+    ALL_PORTS,
+    EnvVar,
+    Exposure,
+    Mount,
+    Namespace,
+    Platform,
+    Setting,
+    Stack,
+    Workload,
+)
 from portway.audit.yamlsource import Document, Key
 
 NodePath = tuple[Key, ...]
@@ -124,9 +134,12 @@ def _workload(obj: K8sObject, pod_path: NodePath) -> tuple[Workload, dict[str, s
     for index, volume in enumerate(_list(pod.get("volumes"))):
         host_path = _get(volume, "hostPath", "path")
         if host_path:
-            workload.mounts.append(Setting(str(host_path), obj.loc(*pod_path, "volumes", index, "hostPath")))
+            workload.mounts.append(Mount(str(host_path), obj.loc(*pod_path, "volumes", index, "hostPath")))
     for group, index, container in containers:
         _container(obj, (*pod_path, group, index), container, workload, host_network)
+    if host_network and not any(e.host_network for e in workload.exposures):
+        where = obj.loc(*pod_path, "hostNetwork")
+        workload.exposures.append(Exposure(ALL_PORTS, "host network", where, host_network=True))
     return workload, pod_labels
 
 
@@ -137,6 +150,8 @@ def _container(
         host_port = _get(port, "hostPort")
         container_port = _get(port, "containerPort")
         protocol = str(_get(port, "protocol") or "TCP").lower()
+        if str(container_port).isdigit():
+            workload.container_ports.append(int(str(container_port)))
         if host_port:
             workload.exposures.append(
                 Exposure(
@@ -144,11 +159,19 @@ def _container(
                     via="hostPort",
                     location=obj.loc(*path, "ports", index, "hostPort"),
                     host_ip=str(_get(port, "hostIP") or ""),
+                    target=str(container_port or ""),
                 )
             )
         elif host_network and container_port:
+            # On the host network a container port *is* a host port, on every interface.
             workload.exposures.append(
-                Exposure(f"{container_port}/{protocol}", "host network", obj.loc(*path, "ports", index))
+                Exposure(
+                    f"{container_port}/{protocol} ({ALL_PORTS})",
+                    "host network",
+                    obj.loc(*path, "ports", index),
+                    target=str(container_port),
+                    host_network=True,
+                )
             )
     security = _mapping(container.get("securityContext"))
     if security.get("privileged") is True:
@@ -185,6 +208,7 @@ def _expose_service(
                     f"{label}/{str(_get(port, 'protocol') or 'TCP').lower()}",
                     kind,
                     service.loc("spec", "ports", index),
+                    target=str(_get(port, "targetPort") or number or ""),
                 )
             )
     for index, address in enumerate(_list(service.get("spec", "externalIPs"))):

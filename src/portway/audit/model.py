@@ -13,11 +13,15 @@ from enum import StrEnum
 
 from portway.audit.findings import Location
 
+# How the reachable list and the summary name a host-network container's ports.
+ALL_PORTS = "all ports the container listens on"
+
 
 class Platform(StrEnum):
     COMPOSE = "compose"
     SWARM = "swarm"
     KUBERNETES = "kubernetes"
+    HOST = "host"  # `--live`: the sockets this machine listens on
 
 
 class Role(StrEnum):
@@ -35,6 +39,9 @@ class Exposure:
     location: Location
     host_ip: str = ""
     count: int = 1  # a published range "9000-9002:9000-9002" counts 3
+    target: str = ""  # the container port (or range) behind it, "" when not known
+    unknown: tuple[str, ...] = ()  # `${VAR}`s its address or port depend on, not set here
+    host_network: bool = False  # every port the container listens on is on the host's interfaces
 
     @property
     def loopback_only(self) -> bool:
@@ -57,11 +64,23 @@ class Setting:
 
 
 @dataclass(frozen=True)
+class Mount:
+    """A host path mounted into the container."""
+
+    source: str
+    location: Location
+    target: str = ""
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
 class EnvVar:
     name: str
     value: str | None  # None: passed through from the environment, no value in the file
     location: Location
     from_env_file: bool = False
+    raw: str | None = None  # as written, before `${VAR}` interpolation (None when it had no `$`)
+    env_sources: tuple[Location, ...] = ()  # `.env` lines that supplied the value's variables
 
 
 @dataclass(frozen=True)
@@ -84,11 +103,15 @@ class Workload:
     exposures: list[Exposure] = field(default_factory=list)
     networks: list[NetworkRef] = field(default_factory=list)
     env: list[EnvVar] = field(default_factory=list)
-    mounts: list[Setting] = field(default_factory=list)  # host paths mounted into the container
+    mounts: list[Mount] = field(default_factory=list)  # host paths mounted into the container
     privileged: list[Setting] = field(default_factory=list)
     host_namespaces: list[Setting] = field(default_factory=list)  # "network", "pid", "ipc"
     capabilities: list[Setting] = field(default_factory=list)
     arguments: list[Setting] = field(default_factory=list)  # command words, for auth switches
+    container_ports: list[int] = field(default_factory=list)  # ports it listens on, as declared
+    built: bool = False  # built from source (`build:`): its image name is the project's own
+    profiles: tuple[str, ...] = ()  # Compose profiles it runs under; () for always
+    secrets: list[Setting] = field(default_factory=list)  # Docker/Kubernetes secrets it reads
 
     @property
     def public_exposures(self) -> list[Exposure]:

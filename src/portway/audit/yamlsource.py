@@ -5,7 +5,8 @@ Rules of this reader, chosen to match what Docker Compose and kubectl see (both 
   `yes`/`no`/`on`/`off` stay strings; only `true`/`false` are booleans.
 - Merge keys (`<<: *defaults`) and anchors are honoured; a key that came from a merge reports
   the line where the anchored value was written.
-- Unknown tags (`!reset`, `!override`, `!Ref`) are read as if untagged rather than refused.
+- Unknown tags (`!reset`, `!override`, `!Ref`) are read as if untagged rather than refused; the
+  two Compose merge tags are remembered by path (`Document.tags`) for the merge to honour.
 - Recursive aliases and alias bombs are refused with an error, never expanded without end.
 """
 
@@ -26,6 +27,7 @@ NodePath = tuple[Key, ...]
 # Enough for any real deploy file; an alias bomb reaches it quickly instead of eating memory.
 MAX_NODES = 200_000
 _CORE_TAG = "tag:yaml.org,2002:"
+_MERGE_TAGS = ("!reset", "!override")
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class Document:
     index: int
     data: object
     lines: dict[NodePath, int]
+    tags: dict[NodePath, str] = field(default_factory=dict)  # "!reset" / "!override" by path
 
     def line(self, *path: Key) -> int:
         """The line of `path`, or of its nearest ancestor that has one."""
@@ -87,7 +90,7 @@ def read_yaml(path: Path) -> SourceFile:
         for index, node in enumerate(_compose_all(text)):
             builder = _Builder(source)
             data = builder.build(node, ())
-            source.documents.append(Document(source, index, data, builder.lines))
+            source.documents.append(Document(source, index, data, builder.lines, builder.tags))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{display}:{mark.line + 1}" if mark is not None else display
@@ -117,6 +120,7 @@ class _Builder:
     def __init__(self, source: SourceFile) -> None:
         self.source = source
         self.lines: dict[NodePath, int] = {}
+        self.tags: dict[NodePath, str] = {}
         self.visited = 0
         self.active: set[int] = set()  # ids of the collection nodes being built: a cycle guard
         self.loader = _Loader("")
@@ -129,6 +133,8 @@ class _Builder:
             )
         start = node.start_mark.line + 1
         self.lines.setdefault(path, start)
+        if node.tag in _MERGE_TAGS:
+            self.tags[path] = node.tag
         if isinstance(node, ScalarNode):
             return self._scalar(node)
         if id(node) in self.active:

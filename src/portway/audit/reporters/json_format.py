@@ -16,6 +16,7 @@ def render(report: Report) -> str:
         "files": report.files,
         "summary": {
             "exposed_ports": {"before": report.before, "after": report.after},
+            "host_network": report.host_network,
             "findings": {str(s): report.count(s) for s in reversed(Severity)},
             "suppressed": len(report.suppressed),
         },
@@ -33,6 +34,8 @@ def render(report: Report) -> str:
                         "port": e.port,
                         "via": e.via,
                         "loopback_only": e.loopback_only,
+                        "host_network": e.host_network,
+                        "unknown": list(e.unknown),
                         "file": e.location.file,
                         "line": e.location.line,
                     }
@@ -76,6 +79,7 @@ def _stack(summary: StackSummary) -> dict[str, object]:
         "exposed": [_port(p) for p in summary.exposed],
         "kept": [_port(p) for p in summary.kept],
         "exposed_datastores": list(summary.exposed_datastores),
+        "host_network": list(summary.host_network),
     }
 
 

@@ -35,6 +35,10 @@ def print_report(report: Report, console: Console) -> None:
         for summary in report.summaries:
             console.print(f"  {summary.name}: " + _exposure_line(summary.before, summary.after))
     console.print(Text.assemble(("Exposed ports: ", "bold"), _exposure_line(report.before, report.after)))
+    if report.host_network:
+        console.print(
+            "  on the host network (all ports the container listens on): " + ", ".join(report.host_network)
+        )
     exposed_datastores = [name for s in report.summaries for name in s.exposed_datastores]
     if exposed_datastores:
         console.print(

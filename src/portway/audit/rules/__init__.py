@@ -7,7 +7,7 @@ PW00x exposure, PW01x networks, PW02x credentials, PW03x host access, PW04x Kube
 from __future__ import annotations
 
 from portway.audit.findings import Finding, Rule, Severity
-from portway.audit.model import Stack
+from portway.audit.model import Platform, Stack
 from portway.audit.rules import credentials, exposure, host, kubernetes, networks
 
 _FAMILIES = (exposure, networks, credentials, host, kubernetes)
@@ -25,7 +25,9 @@ RULES: dict[str, Rule] = {
 
 
 def check(stack: Stack) -> list[Finding]:
-    return [finding for family in _FAMILIES for finding in family.check(stack)]
+    # A live host has no file: only who listens where can be judged.
+    families = (exposure,) if stack.platform is Platform.HOST else _FAMILIES
+    return [finding for family in families for finding in family.check(stack)]
 
 
 __all__ = ["RULES", "SUPPRESSION_RULE", "check"]

@@ -52,9 +52,24 @@ HOST_PATH = Rule(
 RULES = (DOCKER_SOCKET, PRIVILEGED, HOST_NETWORK, CAPABILITIES, HOST_NAMESPACE, HOST_PATH)
 
 _SOCKET = re.compile(r"(docker|podman|containerd|crio|cri-dockerd)\.sock$|docker_engine$")
-_SYSTEM_PATHS = re.compile(
-    r"^(/|/etc|/proc|/sys|/dev|/boot|/root|/var/lib/docker|/var/run|/run|/home|/usr|/lib)/?$"
-)
+# Directories that hold the runtime socket: mounting one hands over the socket inside it.
+_SOCKET_DIRS = {"/var/run", "/run", "/var/run/docker", "/run/docker", "/run/containerd", "/run/podman"}
+# Mounted whole, these hand the container the host's system.
+_SYSTEM_ROOTS = {"/", "/etc", "/var", "/var/lib", "/home", "/usr", "/lib", "/bin", "/sbin", "/opt"}
+# Mounted whole or in part (any path below them).
+_SYSTEM_TREES = (
+    "/etc", "/proc", "/sys", "/dev", "/boot", "/root", "/lib/modules", "/usr/lib/modules", "/usr/src",
+    "/var/lib/docker", "/var/lib/containerd", "/var/lib/kubelet", "/etc/kubernetes",
+)  # fmt: skip
+# Parts of those trees that images commonly read and that give nothing away when read-only.
+_HARMLESS_READ_ONLY = (
+    "/etc/localtime", "/etc/timezone", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf",
+    "/etc/machine-id", "/etc/passwd", "/etc/group", "/etc/os-release", "/etc/ssl/certs",
+    "/etc/ca-certificates", "/etc/pki/ca-trust", "/dev/shm",  # noqa: S108 - a host path, not a temp file
+    "/dev/dri", "/dev/snd", "/dev/null",
+    "/dev/urandom", "/dev/random",
+)  # fmt: skip
+_CREDENTIAL_DIRS = re.compile(r"/\.(ssh|aws|kube|docker|gnupg|azure|config/gcloud)(/|$)")
 # Docker's default capability set: a container has these unless they are dropped.
 _DEFAULT_CAPS = {
     "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE",
@@ -64,18 +79,29 @@ _DEFAULT_CAPS = {
 
 def check(stack: Stack) -> Iterator[Finding]:
     for w in stack.workloads:
+        sockets = [m for m in w.mounts if _SOCKET.search(m.source.rstrip("/"))]
         for mount in w.mounts:
-            source = mount.value.rstrip("/")
-            if _SOCKET.search(source):
+            source = mount.source.rstrip("/") or "/"
+            mode = " read-only" if mount.read_only else ""
+            if mount in sockets:
                 yield Finding(
                     DOCKER_SOCKET,
                     mount.location,
                     w.name,
-                    f"`{w.name}` mounts `{mount.value}`: control of every container on the host",
+                    f"`{w.name}` mounts `{mount.source}`{mode}: control of every container on the host",
                 )
-            elif _SYSTEM_PATHS.match(source or "/"):
+            elif source in _SOCKET_DIRS:
+                undone = " (its read-only socket mount does not protect it)" if sockets else ""
                 yield Finding(
-                    HOST_PATH, mount.location, w.name, f"`{w.name}` mounts the host's `{mount.value}`"
+                    DOCKER_SOCKET,
+                    mount.location,
+                    w.name,
+                    f"`{w.name}` mounts the host's `{mount.source}`{mode}, which holds the container "
+                    f"runtime's socket{undone}",
+                )
+            elif _sensitive(source, mount.read_only):
+                yield Finding(
+                    HOST_PATH, mount.location, w.name, f"`{w.name}` mounts the host's `{mount.source}`{mode}"
                 )
         for setting in w.privileged:
             yield Finding(PRIVILEGED, setting.location, w.name, f"`{w.name}` runs privileged")
@@ -87,3 +113,12 @@ def check(stack: Stack) -> Iterator[Finding]:
         for cap in w.capabilities:
             if cap.value.upper().removeprefix("CAP_") not in _DEFAULT_CAPS:
                 yield Finding(CAPABILITIES, cap.location, w.name, f"`{w.name}` adds capability {cap.value}")
+
+
+def _sensitive(source: str, read_only: bool) -> bool:
+    if source in _SYSTEM_ROOTS or _CREDENTIAL_DIRS.search(source) or source in ("~", "${HOME}"):
+        return True
+    if not any(source == tree or source.startswith(tree + "/") for tree in _SYSTEM_TREES):
+        return False
+    harmless = any(source == p or source.startswith(p + "/") for p in _HARMLESS_READ_ONLY)
+    return not (harmless and (read_only or source.startswith("/dev/")))

@@ -4,6 +4,7 @@ settings live outside the file."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from portway.audit.findings import Finding, Location, Rule, Severity
@@ -18,8 +19,8 @@ DATASTORE_ON_EDGE = Rule(
 )
 NOT_INTERNAL = Rule(
     "PW011",
-    "Private services on a network that is not internal",
-    Severity.WARNING,
+    "Private services on a network that is not internal (a warning when a data store is on it)",
+    Severity.INFO,
     "Set `internal: true` on networks that carry only private traffic and keep the gateway alone on "
     "an edge network. A service that truly needs outbound internet access may be suppressed with a reason.",
 )
@@ -46,7 +47,7 @@ RULES = (DATASTORE_ON_EDGE, NOT_INTERNAL, GATEWAY_UNREACHABLE, OVERLAY_UNENCRYPT
 
 
 def check(stack: Stack) -> Iterator[Finding]:
-    if stack.platform is Platform.KUBERNETES:
+    if stack.platform in (Platform.KUBERNETES, Platform.HOST):
         return
     members: dict[str, list[Workload]] = {}
     for workload in stack.workloads:
@@ -81,6 +82,9 @@ def _datastores_on_edge(stack: Stack, gateways: list[Workload]) -> Iterator[Find
 
 
 def _not_internal(stack: Stack, network: Network, members: list[Workload]) -> Iterator[Finding]:
+    """One finding per network: who sits on it, which of them show a need for outbound access
+    (and so belong on an egress network of their own), and a warning only when a data store
+    could reach out or be reached through it."""
     private = [w for w in members if w.role is not Role.GATEWAY]
     if network.internal or not private:
         return
@@ -88,13 +92,43 @@ def _not_internal(stack: Stack, network: Network, members: list[Workload]) -> It
     if not network.declared:  # the implicit default network: point at the first private service on it
         where = next(ref.location for ref in private[0].networks if ref.name == network.name)
     implicit = "" if network.declared else " (the implicit default network)"
-    names = _names([w.name for w in private])
-    yield Finding(
-        NOT_INTERNAL,
-        where,
-        network.name,
-        f"network `{network.name}`{implicit} is not internal, yet {names} sit on it",
+    stores = [w.name for w in private if w.role is Role.DATASTORE]
+    names = set(stack_names(stack))
+    outbound = [f"{w.name} ({reach})" for w in private if (reach := _outbound(w, names))]
+    message = (
+        f"network `{network.name}`{implicit} is not internal; on it: {_names([w.name for w in private])}"
     )
+    if stores:
+        message += f"; data stores that can reach out and be reached: {_names(stores)}"
+    message += (
+        f"; outbound access seen for {_names(outbound)} (give them an egress network)"
+        if outbound
+        else "; no service shows a need for outbound access"
+    )
+    level = Severity.WARNING if stores else None
+    yield Finding(NOT_INTERNAL, where, network.name, message, level=level)
+
+
+def stack_names(stack: Stack) -> list[str]:
+    return [w.name for w in stack.workloads]
+
+
+_URL_HOST = re.compile(r"^[a-z][a-z0-9+.-]*://(?:[^@/\s]*@)?(?P<host>[^:/?#\s]+)", re.IGNORECASE)
+_OUTBOUND_NAMES = re.compile(
+    r"SMTP|MAIL_HOST|WEBHOOK|_API_URL|OIDC|OAUTH|S3_ENDPOINT|SENTRY_DSN", re.IGNORECASE
+)
+
+
+def _outbound(workload: Workload, service_names: set[str]) -> str:
+    """Evidence that the service talks to the internet: a URL or mail host outside the stack."""
+    for env in workload.env:
+        value = (env.value or "").strip()
+        match = _URL_HOST.match(value)
+        host = match["host"] if match else (value if _OUTBOUND_NAMES.search(env.name) else "")
+        internal = host.endswith((".local", ".internal", ".svc", ".cluster.local", "localhost"))
+        if "." in host and not host.replace(".", "").isdigit() and host not in service_names and not internal:
+            return f"{env.name} → {host}"
+    return ""
 
 
 def _overlay(network: Network) -> Iterator[Finding]:
