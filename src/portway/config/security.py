@@ -290,6 +290,12 @@ class RateLimitStore(Model):
             raise ValueError("the Redis URL needs a host (and a port other than 0)")
         if parts.path.strip("/") and not parts.path.strip("/").isdigit():
             raise ValueError("the Redis URL's path must be a database number, like /0")
+        from redis.connection import parse_url  # only with `backend: redis`: the client's own parser
+
+        try:
+            parse_url(value)  # type: ignore[no-untyped-call]  # its messages never repeat the URL
+        except ValueError as exc:
+            raise ValueError(f"the Redis client refuses this URL: {exc}") from None
         return value
 
 
@@ -317,8 +323,8 @@ class CorsConfig(Model):
     def _tokens(cls, values: list[str]) -> list[str]:
         # Methods and header names share the token grammar (RFC 9110 §5.6.2); '*' is the wildcard.
         for value in values:
-            if value != "*":
-                _header_name(value)
+            if value != "*" and not _HEADER_NAME.match(value):
+                raise ValueError(f"{value!r} is not a valid name (letters, digits and !#$%&'*+.^_`|~-)")
         return values
 
     @model_validator(mode="after")
