@@ -298,6 +298,14 @@ class RateLimitStore(Model):
             raise ValueError(f"the Redis client refuses this URL: {exc}") from None
         return value
 
+    @model_validator(mode="after")
+    def _redis_only(self) -> RateLimitStore:
+        # `redis_url` without `backend: redis` would silently count in memory, per replica.
+        unused = {"redis_url", "prefix", "timeout", "on_error"} & self.model_fields_set
+        if unused and self.backend != "redis":
+            raise ValueError(f"{', '.join(sorted(unused))}: only used with `backend: redis`")
+        return self
+
 
 _ORIGIN = re.compile(r"^[a-z][a-z0-9+.-]*://[^/?#\s]+$")  # the same rule as policies/cors.py
 

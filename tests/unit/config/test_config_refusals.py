@@ -48,6 +48,11 @@ def test_a_secret_is_counted_in_bytes_and_never_echoed() -> None:
 
 SECRET = "k" * 32
 REFUSED = [
+    (
+        UP + "rate_limit_store: {redis_url: 'redis://r:6379/0'}\n" + ROUTE,
+        "rate_limit_store",
+        "only used with `backend: redis`",
+    ),
     (jwt(f"algorithms: [HS256], secret: {SECRET}, leeway: 10m"), "auth.jwt.leeway", "at most 300s"),
     (
         jwt(f"algorithms: [HS256], secret: {SECRET}, max_token_size: 0"),
@@ -173,7 +178,6 @@ ACCEPTED = [
     UP
     + "routes:\n  - {path: '/a/{id}', upstream: u, host: x.example}\n  - {path: '/a/{key}', upstream: u}\n",
     UP + "limits: {keepalive_timeout: 0s, max_body: 0}\n" + ROUTE,  # choices, not mistakes
-    UP + "rate_limit_store: {redis_url: 'nonsense'}\n" + ROUTE,  # memory backend: the URL is unused
 ]
 
 
