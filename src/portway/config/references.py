@@ -25,7 +25,19 @@ def reference_errors(config: GatewayConfig) -> Problems:
         *_shadowed(config),
         *_parameters(config),
         *_names_and_sizes(config),
+        *_listeners(config),
     ]
+
+
+def _listeners(config: GatewayConfig) -> Problems:
+    from portway.config.models import parse_hostport  # validated already: this cannot raise
+
+    if config.admin is None:
+        return []
+    (host, port), (admin_host, admin_port) = parse_hostport(config.listen), parse_hostport(config.admin)
+    if port != 0 and port == admin_port and host in (admin_host, "0.0.0.0", "::"):
+        return [(("admin",), f"the same port as `listen` ({config.listen}): one of them could not bind")]
+    return []
 
 
 def _upstreams(config: GatewayConfig) -> Problems:

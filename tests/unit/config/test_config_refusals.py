@@ -48,6 +48,7 @@ def test_a_secret_is_counted_in_bytes_and_never_echoed() -> None:
 
 SECRET = "k" * 32
 REFUSED = [
+    (UP + "listen: 0.0.0.0:8080\nadmin: 127.0.0.1:8080\n" + ROUTE, "admin", "the same port as `listen`"),
     (
         UP + "rate_limit_store: {redis_url: 'redis://r:6379/0'}\n" + ROUTE,
         "rate_limit_store",
@@ -177,6 +178,7 @@ ACCEPTED = [
     UP + "routes:\n  - {path: '/a/{id}', upstream: u}\n  - {path: '/a/{id}/x', upstream: u}\n",
     UP
     + "routes:\n  - {path: '/a/{id}', upstream: u, host: x.example}\n  - {path: '/a/{key}', upstream: u}\n",
+    UP + "listen: 127.0.0.1:0\nadmin: 127.0.0.1:0\n" + ROUTE,  # port 0: the kernel picks two
     UP + "limits: {keepalive_timeout: 0s, max_body: 0}\n" + ROUTE,  # choices, not mistakes
 ]
 
