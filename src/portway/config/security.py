@@ -96,15 +96,6 @@ class JwtConfig(Model):
             raise ValueError("expected an https:// (or http://, or unix:SOCKET:PATH) URL")
         return value
 
-    @field_validator("jwks_refresh_interval")
-    @classmethod
-    def _refresh_interval(cls, value: float) -> float:
-        if value < 1:
-            # Each token with an unknown kid may trigger a refresh: a shorter interval lets any
-            # client make the gateway hammer the identity provider.
-            raise ValueError("must be at least 1s (else tokens with unknown kids make every request a fetch)")
-        return value
-
     @field_validator("leeway")
     @classmethod
     def _leeway(cls, value: float) -> float:

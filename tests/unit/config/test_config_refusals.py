@@ -69,11 +69,6 @@ REFUSED = [
     ),
     (jwt("algorithms: [RS256], jwks_url: 'ftp://idp/keys'"), "auth.jwt.jwks_url", "https://"),
     (
-        jwt("algorithms: [RS256], jwks_url: 'https://idp/k', jwks_refresh_interval: 0s"),
-        "auth.jwt.jwks_refresh_interval",
-        "at least 1s",
-    ),
-    (
         jwt(f"algorithms: [HS256], secret: {SECRET}, claims_to_headers: {{sub: Transfer-Encoding}}"),
         "auth.jwt.claims_to_headers",
         "sets or removes that header",
