@@ -1,7 +1,8 @@
 """`portway check` and `portway run` agree on broken configs (issue 9 §6): both exit 1 with the same
 ``file:line: key.path: message`` lines, and neither prints a traceback. Each config runs through the
 real commands in subprocesses, all of them concurrently (four at a time), once per module; each case
-is then its own test. `run` must exit by itself: one that starts serving is killed and fails."""
+is then its own test. `run` must exit by itself: one that starts serving is killed and fails.
+Finer variants of each rule are unit-tested in tests/unit/config (in process, fast)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 RUN_TIMEOUT = 30.0  # only reached when `run` serves a config it should have refused
+# The first test runs every subprocess (a busy 2-core machine needs ~1 s per interpreter start).
+pytestmark = pytest.mark.timeout(300)
 UP = 'upstreams:\n  u: {targets: ["http://127.0.0.1:9"]}\n'  # lines 1-2 of most cases
-HS = "auth:\n  jwt: {algorithms: [HS256], secret: " + "k" * 32 + "}\n"  # one line
 
 
 @dataclass(frozen=True)
@@ -55,20 +57,12 @@ CASES = [
         "routes[0].rate_limit.name",
         "printable ASCII",
     ),
-    Case("rate-empty-list", UP + route("rate_limit: []"), 4, "routes[0].rate_limit", "at least 1"),
     Case(
         "rate-user-key-without-auth",
         UP + route("auth: none, rate_limit: {limit: 5, per: 1s, key: user}"),
         4,
         "routes[0].rate_limit.key",
         "'user' needs authentication",
-    ),
-    Case(
-        "rate-limit-not-a-rule",
-        UP + route("rate_limit: 5"),
-        4,
-        "routes[0].rate_limit",
-        "expected a rate-limit rule",
     ),
     Case(
         "redis-url-scheme",
@@ -106,13 +100,6 @@ CASES = [
         4,
         "auth.jwt.secret",
         "at least 32 bytes",
-    ),
-    Case(
-        "hs512-needs-64-bytes",
-        UP + "auth:\n  jwt: {algorithms: [HS256, HS512], secret: " + "k" * 40 + "}\n" + route(),
-        4,
-        "auth.jwt.secret",
-        "HS512 needs a secret of at least 64 bytes",
     ),
     Case(
         "pem-missing",
@@ -156,14 +143,6 @@ CASES = [
         "routes[0].cors",
         "literal name, not a wildcard",
     ),
-    Case("cors-not-a-mapping", UP + route("cors: true"), 4, "routes[0].cors", "expected a CORS mapping"),
-    Case(
-        "audience-not-a-string",
-        UP + "auth:\n  jwt: {algorithms: [HS256], secret: " + "k" * 32 + ", audience: 5}\n" + route(),
-        4,
-        "auth.jwt.audience",
-        "expected a string or a list of strings",
-    ),
     Case(
         "claim-into-content-length",
         UP
@@ -204,15 +183,6 @@ CASES = [
         "does not exist",
     ),
     Case(
-        "trust-every-proxy",
-        UP + "trusted_proxies: [0.0.0.0/0]\n" + route(),
-        3,
-        "trusted_proxies",
-        "trusts every address",
-    ),
-    Case("empty-methods-list", UP + route("methods: []"), 4, "routes[0].methods", "at least one method"),
-    Case("empty-roles-list", UP + HS + route("roles: []"), 6, "routes[0].roles", "requires nothing"),
-    Case(
         "api-key-header-empty",
         UP
         + "auth:\n  api_keys:\n    header: ''\n    consumers: [{name: a, key_sha256: "
@@ -222,13 +192,6 @@ CASES = [
         5,
         "auth.api_keys.header",
         "cannot be empty",
-    ),
-    Case(
-        "leeway-beyond-skew",
-        UP + "auth:\n  jwt: {algorithms: [HS256], secret: " + "k" * 32 + ", leeway: 1h}\n" + route(),
-        4,
-        "auth.jwt.leeway",
-        "at most 300s",
     ),
     Case("top-level-list", "- listen: 127.0.0.1:1\n", 1, "", "expected a mapping at the top"),
     Case("not-utf8", b"listen: \xff\xfe\n", None, "", "not UTF-8"),
