@@ -13,16 +13,26 @@ import sys
 import time
 from pathlib import Path
 
+from portway.commands.validate import build_all
 from portway.config import ConfigError, load_config
-from portway.config.models import GatewayConfig
+from portway.config.models import GatewayConfig, parse_hostport
 from portway.server.listener import bind_tcp
+
+
+class CannotStart(Exception):
+    """The config is valid but the process cannot serve it (a port in use, a file it cannot open)."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="gateway config (YAML)")
     parser.add_argument("--workers", type=int, default=int(os.environ.get("PORTWAY_WORKERS", "1")))
     parser.add_argument("--listen", help="override the config's listen address (HOST:PORT)")
-    parser.add_argument("--log-level", default=os.environ.get("PORTWAY_LOG_LEVEL", "info"))
+    parser.add_argument(
+        "--log-level",
+        type=str.lower,
+        choices=["debug", "info", "warning", "error", "critical"],
+        default=os.environ.get("PORTWAY_LOG_LEVEL", "info"),
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,28 +41,49 @@ def run(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s",
         stream=sys.stderr,
     )
+    if args.listen:
+        try:
+            parse_hostport(args.listen)
+        except ValueError as exc:
+            print(f"portway: --listen: {exc}", file=sys.stderr)
+            return 1
     try:
         config = load_config(args.file)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    if args.listen:
-        config = config.model_copy(update={"listen": args.listen})
-    try:
+        build_all(config, args.file)  # the same checks as `portway check`, before anything binds
+        if args.listen:
+            config = config.model_copy(update={"listen": args.listen})
         if args.workers <= 1:
             _serve(config, Path(args.file), reuse_port=False)
             return 0
         return _supervise(config, Path(args.file), args.workers)
-    except OSError as exc:
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+    except CannotStart as exc:
+        print(f"portway: {exc}", file=sys.stderr)
+    except OSError as exc:  # the supervisor's probe bind
         print(f"portway: cannot listen on {config.listen}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
+    return 1
 
 
 def _serve(config: GatewayConfig, path: Path, reuse_port: bool) -> None:
     from portway.runtime import serve_forever, start
 
     async def main() -> None:
-        running = await start(config, path, reuse_port=reuse_port)
+        # Bound here, not in start(), so that a failure names the listener that failed.
+        try:
+            sock = bind_tcp(config.listen, reuse_port=reuse_port)
+        except OSError as exc:
+            raise CannotStart(f"cannot listen on {config.listen}: {exc.strerror or exc}") from None
+        try:
+            running = await start(config, path, sock=sock, reuse_port=reuse_port)
+        except OSError as exc:
+            sock.close()
+            if exc.filename is not None:
+                raise CannotStart(f"cannot open {exc.filename}: {exc.strerror or exc}") from None
+            raise CannotStart(f"cannot listen on {config.admin} (admin): {exc.strerror or exc}") from None
+        except BaseException:
+            sock.close()
+            raise
         await serve_forever(running)
 
     try:

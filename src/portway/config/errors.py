@@ -38,3 +38,26 @@ def format_path(loc: tuple[int | str, ...]) -> str:
         else:
             out += f".{part}" if out else str(part)
     return out
+
+
+class ConfigValueError(ValueError):
+    """Raised by code that compiles config (a key loader, a store) when it knows which key is at
+    fault: ``loc`` is that key's path from the top, e.g. ``("auth", "jwt", "public_keys", 0)``, so
+    the problem can be reported with its line like any validation error."""
+
+    def __init__(self, loc: tuple[int | str, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+        self.message = message
+
+
+def parse_path(path: str) -> tuple[int | str, ...]:
+    """The inverse of :func:`format_path`: ``routes[0].rate_limit`` → ``("routes", 0, "rate_limit")``."""
+    loc: list[int | str] = []
+    for dotted in path.split("."):
+        name, _, rest = dotted.partition("[")
+        if name:
+            loc.append(name)
+        for index in rest.replace("]", "").split("[") if rest else ():
+            loc.append(int(index) if index.isdigit() else index)
+    return tuple(loc)

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from portway.config.errors import ConfigError, ConfigProblem, format_path
 from portway.config.interpolate import MissingVariable, interpolate
+from portway.config.messages import translate
 from portway.config.models import GatewayConfig
 
 Loc = tuple[int | str, ...]
@@ -85,7 +86,7 @@ def parse_config(text: str, file: str = "<config>", env: Mapping[str, str] | Non
     try:
         config = GatewayConfig.model_validate(data)
     except ValidationError as exc:
-        errors = [(tuple(e["loc"]), e["msg"].removeprefix("Value error, ")) for e in exc.errors()]
+        errors = translate(exc.errors(), data)
     else:
         errors = config.reference_errors()
         if not errors:
@@ -95,11 +96,31 @@ def parse_config(text: str, file: str = "<config>", env: Mapping[str, str] | Non
 
 
 def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> GatewayConfig:
-    path = Path(path)
+    return parse_config(_read(Path(path)), str(path), env)
+
+
+def locate(path: str | Path, errors: list[tuple[Loc, str]]) -> ConfigError:
+    """Problems found after validation (while building the gateway), with the lines of their keys
+    in the file: it is read again, which costs nothing on the path where the config is good."""
+    builder = _Builder(str(path), os.environ)
     try:
-        text = path.read_text(encoding="utf-8")
+        root = yaml.compose(_read(Path(path)), Loader=yaml.SafeLoader)
+        if root is not None:
+            builder.build(root, ())
+    except (ConfigError, yaml.YAMLError):
+        pass  # the file changed under us: report without lines rather than not at all
+    return ConfigError(
+        [ConfigProblem(str(path), builder.line_of(loc), format_path(loc), m) for loc, m in errors]
+    )
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except IsADirectoryError:
+        raise ConfigError([ConfigProblem(str(path), None, "", "is a directory, not a config file")]) from None
     except OSError as exc:
         raise ConfigError([ConfigProblem(str(path), None, "", exc.strerror or str(exc))]) from None
-    except UnicodeDecodeError:
-        raise ConfigError([ConfigProblem(str(path), None, "", "the file is not UTF-8 text")]) from None
-    return parse_config(text, str(path), env)
+    except UnicodeDecodeError as exc:
+        message = f"the file is not UTF-8 text (byte {exc.start})"
+        raise ConfigError([ConfigProblem(str(path), None, "", message)]) from None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -23,7 +23,7 @@ from portway.config.security import (
     RateLimitRule,
     RateLimitStore,
 )
-from portway.config.units import Duration, Size
+from portway.config.units import Duration, PositiveDuration, PositiveSize, Size
 
 _METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
 _TARGET = re.compile(r"^(http://[^/\s?#]+(:\d+)?/?|unix:/\S+)$")
@@ -41,12 +41,12 @@ def parse_hostport(value: str) -> tuple[str, int]:
 class Limits(Model):
     """Per-connection protocol limits (see docs/config.md for why each default)."""
 
-    max_request_line: Size = 8 * 1024
-    max_header_bytes: Size = 32 * 1024
+    max_request_line: PositiveSize = 8 * 1024
+    max_header_bytes: PositiveSize = 32 * 1024
     max_headers: int = Field(default=100, ge=1)
-    max_body: Size = 10 * 1024**2
-    header_timeout: Duration = 10.0
-    body_timeout: Duration = 30.0
+    max_body: Size = 10 * 1024**2  # 0 is a choice: a gateway for bodiless requests
+    header_timeout: PositiveDuration = 10.0
+    body_timeout: PositiveDuration = 30.0
     keepalive_timeout: Duration = 75.0
     max_connections: int = Field(default=20_000, ge=1)
     # An upstream response head past either limit is a 502 and the upstream connection is closed.
@@ -59,6 +59,20 @@ class AccessLog(Model):
     path: str = "stdout"
     flush_interval: Duration = 0.2
 
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("cannot be empty: a file path, or stdout")
+        return value
+
+    @field_validator("flush_interval")
+    @classmethod
+    def _flush(cls, value: float) -> float:
+        if value < 0.01:
+            raise ValueError("must be at least 10ms (the log thread wakes up this often)")
+        return value
+
 
 class Paths(Model):
     """Path normalisation rules applied before routing."""
@@ -68,9 +82,8 @@ class Paths(Model):
 
 
 class Timeouts(Model):
-    connect: Duration = 2.0
-    read: Duration = 30.0
-    write: Duration = 30.0
+    connect: PositiveDuration = 2.0
+    read: PositiveDuration = 30.0  # until the response starts, and between its chunks
 
 
 class Pool(Model):
@@ -93,7 +106,19 @@ class Upstream(Model):
         for target in targets:
             if not _TARGET.match(target):
                 raise ValueError(f"invalid target {target!r}: expected http://host:port or unix:/path")
+            if target.startswith("http://"):
+                host, _, port = target[7:].rstrip("/").rpartition(":")
+                if not host.strip("[]") and port.isdigit():
+                    raise ValueError(f"invalid target {target!r}: no host")
+                if port.isdigit() and host and not 1 <= int(port) <= 65535:
+                    raise ValueError(f"invalid target {target!r}: the port must be from 1 to 65535")
         return targets
+
+    @model_validator(mode="after")
+    def _hash_only(self) -> Upstream:
+        if "hash_on" in self.model_fields_set and self.balance != "hash":
+            raise ValueError("hash_on is only used with `balance: hash`")
+        return self
 
     @field_validator("hash_on")
     @classmethod
@@ -114,7 +139,7 @@ class Route(Model):
     auth: Literal["required", "optional", "none"] | None = None  # default: required when auth is set up
     roles: MethodList | None = None  # any of these roles; or {METHOD: [roles]}
     scopes: MethodList | None = None  # all of these scopes; or {METHOD: [scopes]}
-    rate_limit: RateLimitRule | list[RateLimitRule] | None = None
+    rate_limit: RateLimitRule | Annotated[list[RateLimitRule], Field(min_length=1)] | None = None
     cors: CorsConfig | Literal[False] | None = None  # None: the gateway-wide `cors`, False: off
     ip: IpRules | None = None
 
@@ -130,6 +155,9 @@ class Route(Model):
     def _methods(cls, methods: list[str] | None) -> list[str] | None:
         if methods is None:
             return None
+        if not methods:
+            # The router reads "no methods" as "every method": an empty list must not mean that.
+            raise ValueError("list at least one method, or leave `methods` out to allow all")
         upper = [m.upper() for m in methods]
         unknown = sorted(set(upper) - _METHODS)
         if unknown:
@@ -168,6 +196,10 @@ class Route(Model):
     @field_validator("roles", "scopes")
     @classmethod
     def _per_method(cls, value: MethodList | None) -> MethodList | None:
+        # An empty list requires nothing: written out, it reads as a requirement that is not there.
+        lists = value.values() if isinstance(value, dict) else [value] if value is not None else []
+        if value is not None and (not value or not all(lists)):
+            raise ValueError("an empty list requires nothing: name at least one, or leave the key out")
         if isinstance(value, dict):
             unknown = sorted({m.upper() for m in value} - _METHODS)
             if unknown:
@@ -192,6 +224,16 @@ class GatewayConfig(Model):
     routes: list[Route] = []
     services: dict[str, ServiceConfig] = {}  # used by `portway up` only
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted(cls, cidrs: list[str]) -> list[str]:
+        for cidr in cidrs:
+            if ipaddress.ip_network(cidr, strict=False).prefixlen == 0:
+                raise ValueError(
+                    f"{cidr} trusts every address: any client could pick its IP (X-Forwarded-For)"
+                )
+        return cidrs
+
     @field_validator("listen")
     @classmethod
     def _listen(cls, value: str) -> str:
@@ -210,20 +252,6 @@ class GatewayConfig(Model):
 
     def reference_errors(self) -> list[tuple[tuple[int | str, ...], str]]:
         """Cross-references pydantic cannot see field by field, each with the location to blame."""
-        known = ", ".join(sorted(self.upstreams)) or "none defined"
-        errors: list[tuple[tuple[int | str, ...], str]] = [
-            (("routes", i, "upstream"), f"unknown upstream {route.upstream!r} (known: {known})")
-            for i, route in enumerate(self.routes)
-            if route.upstream not in self.upstreams
-        ]
-        for name, service in self.services.items():
-            target = service.upstream or name
-            if target not in self.upstreams:
-                errors.append((("services", name, "upstream"), f"no upstream {target!r} to feed"))
-        has_auth = self.auth.jwt is not None or self.auth.api_keys is not None
-        for i, route in enumerate(self.routes):
-            if route.auth in ("required", "optional") and not has_auth:
-                errors.append((("routes", i, "auth"), "needs `auth.jwt` or `auth.api_keys` configured"))
-            if (route.roles or route.scopes) and route.auth_mode(has_auth) == "none":
-                errors.append((("routes", i, "roles"), "roles/scopes need authentication on the route"))
-        return errors
+        from portway.config.references import reference_errors  # it reads these models
+
+        return reference_errors(self)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import BeforeValidator, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
@@ -61,5 +61,42 @@ Size = Annotated[
     BeforeValidator(parse_size),
     WithJsonSchema(
         {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": _SIZE_JSON_PATTERN}]}
+    ),
+]
+
+
+def _positive_duration(seconds: float) -> float:
+    if seconds <= 0:
+        raise ValueError("must be longer than 0s")
+    return seconds
+
+
+def _positive_size(size: int) -> int:
+    if size <= 0:
+        raise ValueError("must be larger than 0 bytes")
+    return size
+
+
+# For limits where 0 would refuse everything (a 0s header timeout, a 0-byte request line): those
+# are mistakes, not settings, and refusing them at load beats a gateway that answers nothing.
+PositiveDuration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    AfterValidator(_positive_duration),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0},
+                {"type": "string", "pattern": _DURATION.pattern},
+            ]
+        }
+    ),
+]
+PositiveSize = Annotated[
+    int,
+    BeforeValidator(parse_size),
+    AfterValidator(_positive_size),
+    WithJsonSchema(
+        {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": _SIZE_JSON_PATTERN}]}
     ),
 ]

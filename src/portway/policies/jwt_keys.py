@@ -23,12 +23,15 @@ from typing import Any
 
 import httpx
 import jwt
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
+from portway.config.errors import ConfigValueError
 from portway.config.security import JwtConfig
 
 log = logging.getLogger("portway.jwt")
+MIN_RSA_BITS = 2048  # RFC 7518 §3.3 (RS*) and §3.5 (PS*)
 
 
 def family_of_alg(alg: str) -> str:
@@ -64,13 +67,11 @@ class JwtKeys:
         self.config = config
         self.allowed = frozenset(config.algorithms)
         self.secret = config.secret.encode() if config.secret else None
-        self.static: list[tuple[str, Any]] = []  # (family, key) for PEM keys, tried when no kid matches
-        for path in config.public_keys:
-            key = load_pem_public_key(Path(path).read_bytes())
-            family = family_of_key(key)
-            if family is None:
-                raise ValueError(f"{path}: unsupported public key type")
-            self.static.append((family, key))
+        # (family, key) for PEM keys, tried when no kid matches
+        self.static: list[tuple[str, Any]] = [
+            _load_pem(path, ("auth", "jwt", "public_keys", index), self.allowed)
+            for index, path in enumerate(config.public_keys)
+        ]
         self.by_kid: dict[str, tuple[str, Any]] = {}
         self.jwks_url = config.jwks_url
         # Building an SSL context (reading the CA bundle) blocks for tens of milliseconds: do it once
@@ -162,6 +163,11 @@ class JwtKeys:
                 log.warning("JWKS %s: skipping unusable key %r", self.jwks_url, entry.get("kid"))
                 continue
             family = family_of_key(jwk.key)
+            if isinstance(jwk.key, rsa.RSAPublicKey) and jwk.key.key_size < MIN_RSA_BITS:
+                log.warning(
+                    "JWKS %s: skipping %d-bit RSA key %r", self.jwks_url, jwk.key.key_size, entry["kid"]
+                )
+                continue
             if family is not None:
                 keys[str(entry["kid"])] = (family, jwk.key)
         if not keys:
@@ -169,3 +175,24 @@ class JwtKeys:
             # every key: treat it as a failed fetch and keep the keys already known.
             raise ValueError("no usable signing key in the JWKS")
         return keys
+
+
+def _load_pem(path: str, loc: tuple[int | str, ...], allowed: frozenset[str]) -> tuple[str, Any]:
+    """A PEM public key and its family; a file that cannot serve ``allowed`` is a config error."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigValueError(loc, f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        key = load_pem_public_key(data)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise ConfigValueError(loc, f"{path} is not a PEM public key (-----BEGIN PUBLIC KEY-----)") from None
+    family = family_of_key(key)
+    if family is None:
+        raise ConfigValueError(loc, f"{path}: unsupported key type (use RSA, EC, Ed25519 or Ed448)")
+    if family not in {family_of_alg(alg) for alg in allowed}:
+        raise ConfigValueError(loc, f"{path} is an {family} key, but no algorithm in `algorithms` uses one")
+    if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
+        message = f"{path}: a {key.key_size}-bit RSA key is too weak (RFC 7518 §3.3: at least {MIN_RSA_BITS})"
+        raise ConfigValueError(loc, message)
+    return family, key
