@@ -22,6 +22,8 @@ from pathlib import Path
 
 from portway.admin.app import AdminApp
 from portway.config import ConfigError, GatewayConfig, load_config
+from portway.config.errors import ConfigValueError
+from portway.config.loader import locate
 from portway.gateway import Gateway
 from portway.server.listener import bind_tcp, sock_address
 from portway.server.serve import drain, listen
@@ -70,6 +72,10 @@ class RunningServer:
             new = Gateway(config, self.sweeper, self.access_log, self.gateway, str(self.config_path))
         except ConfigError as exc:
             log.error("reload refused, keeping the running config:\n%s", exc)
+            return False
+        except ConfigValueError as exc:  # a key loader or a store knew which key is at fault
+            where = locate(self.config_path, [(exc.loc, exc.message)]) if self.config_path else exc
+            log.error("reload refused, keeping the running config:\n%s", where)
             return False
         except Exception:
             log.exception("reload failed, keeping the running config")

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from portway.config.errors import ConfigError, ConfigProblem
+from portway.config.errors import ConfigError, ConfigProblem, ConfigValueError
 from portway.config.models import GatewayConfig, Route
 from portway.policies.api_key import ApiKeyAuthenticator
 from portway.policies.authentication import Authentication
@@ -53,7 +53,10 @@ class SharedPolicyState:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = open_store(self.config.rate_limit_store)
+            try:
+                self._store = open_store(self.config.rate_limit_store)
+            except ValueError as exc:
+                raise ConfigValueError(("rate_limit_store",), str(exc)) from None
         return self._store
 
     async def warm_up(self) -> None:
@@ -99,7 +102,12 @@ def _roles(route: Route, config: GatewayConfig, shared: SharedPolicyState) -> Po
 
 
 def _rate_limit(route: Route, config: GatewayConfig, shared: SharedPolicyState) -> Policy | None:
-    return RateLimit(route.rate_limit, shared.store, route=route.display_name) if route.rate_limit else None
+    if not route.rate_limit:
+        return None
+    # Bucket keys name the route by path and methods: two routes on one path split by method
+    # (GET and POST /api/products/) must not share buckets; an index would shift on every edit.
+    key = route.display_name + ("|" + ",".join(sorted(route.methods)) if route.methods else "")
+    return RateLimit(route.rate_limit, shared.store, route=key)
 
 
 def _identity(route: Route, config: GatewayConfig, shared: SharedPolicyState) -> Policy | None:
@@ -125,6 +133,8 @@ def build_chain(
     for step, builder in ORDER:
         try:
             policy = builder(route, config, shared)
+        except ConfigValueError:
+            raise  # it names its own key (a store, a key file): keep that, not this route's
         except ValueError as exc:
             raise ConfigError([ConfigProblem(source, None, f"routes[{index}].{step}", str(exc))]) from None
         if policy is not None:
