@@ -21,6 +21,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         (
             "portway.errors",
             "portway.contract",
+            "portway.transitions",
             "portway.headers",
             "portway.sweeper",
             "portway.tasks",

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from portway.commands.validate import build_all
 from portway.config import ConfigError, load_config
-from portway.config.models import GatewayConfig, parse_hostport
+from portway.config.hostport import parse_hostport
+from portway.config.models import GatewayConfig
 from portway.server.listener import bind_tcp
 
 

@@ -19,6 +19,7 @@ from portway.config.errors import ConfigError, ConfigProblem, format_path
 from portway.config.interpolate import MissingVariable, interpolate
 from portway.config.messages import translate
 from portway.config.models import GatewayConfig
+from portway.config.references import reference_errors
 
 Loc = tuple[int | str, ...]
 
@@ -88,7 +89,7 @@ def parse_config(text: str, file: str = "<config>", env: Mapping[str, str] | Non
     except ValidationError as exc:
         errors = translate(exc.errors(), data)
     else:
-        errors = config.reference_errors()
+        errors = reference_errors(config)
         if not errors:
             return config
     problems = [ConfigProblem(file, builder.line_of(loc), format_path(loc), msg) for loc, msg in errors]

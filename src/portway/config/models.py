@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from portway.config.hostport import parse_hostport
 from portway.config.local import ServiceConfig
 from portway.config.models_base import Model
 from portway.config.security import (
@@ -28,14 +29,6 @@ from portway.config.units import Duration, PositiveDuration, PositiveSize, Size
 _METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
 _TARGET = re.compile(r"^(http://[^/\s?#]+(:\d+)?/?|unix:/\S+)$")
 _PARAM_SEGMENT = re.compile(r"^\{[A-Za-z_][A-Za-z0-9_]*\}$")
-
-
-def parse_hostport(value: str) -> tuple[str, int]:
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f"expected HOST:PORT, got {value!r}")
-    host = host.strip("[]") or "0.0.0.0"
-    return host, int(port)
 
 
 class Limits(Model):
@@ -249,9 +242,3 @@ class GatewayConfig(Model):
         if not ipaddress.ip_address(host if host != "localhost" else "127.0.0.1").is_loopback:
             raise ValueError("the admin listener must be on a loopback address (127.0.0.1 or ::1)")
         return value
-
-    def reference_errors(self) -> list[tuple[tuple[int | str, ...], str]]:
-        """Cross-references pydantic cannot see field by field, each with the location to blame."""
-        from portway.config.references import reference_errors  # it reads these models
-
-        return reference_errors(self)

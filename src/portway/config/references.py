@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from portway.config.models import GatewayConfig
 
+from portway.config.hostport import parse_hostport  # validated already: this cannot raise
+
 Loc = tuple[int | str, ...]
 Problems = list[tuple[Loc, str]]
 
@@ -30,7 +32,6 @@ def reference_errors(config: GatewayConfig) -> Problems:
 
 
 def _listeners(config: GatewayConfig) -> Problems:
-    from portway.config.models import parse_hostport  # validated already: this cannot raise
 
     if config.admin is None:
         return []

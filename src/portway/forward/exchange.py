@@ -35,6 +35,7 @@ from portway.policies.base import Denial, Identity
 from portway.policies.runner import run, settle
 from portway.tasks import spawn
 from portway.telemetry.access_log import AccessLog
+from portway.transitions import advance
 from portway.upstream.connection import UpstreamConnection
 from portway.upstream.pool import TargetPool
 
@@ -96,9 +97,7 @@ class Exchange:
         return f"<Exchange {self.head.method} {self.path} id={self.head.request_id} {self.phase.name}>"
 
     def _enter(self, phase: Phase) -> None:
-        if phase not in TRANSITIONS[self.phase]:
-            raise AssertionError(f"exchange phase {self.phase.name} → {phase.name} is not allowed")
-        self.phase = phase
+        self.phase = advance(TRANSITIONS, self.phase, phase, "exchange phase")
 
     # -- the policy context ----------------------------------------------------------------------
     @property

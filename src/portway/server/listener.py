@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import socket
 
-from portway.config.models import parse_hostport
+from portway.config.hostport import parse_hostport
 
 
 def bind_tcp(address: str, reuse_port: bool = False, backlog: int = 2048) -> socket.socket:

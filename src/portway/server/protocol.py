@@ -45,6 +45,7 @@ from portway.server.reader import (
 )
 from portway.server.request import new_request_id
 from portway.server.state import ServerState
+from portway.transitions import advance
 
 __all__ = ["TRANSITIONS", "HttpConnection", "Phase"]
 
@@ -68,9 +69,7 @@ class HttpConnection(RequestReader):
         return f"<HttpConnection {self.client_ip}:{self.client_port} {self.phase.name}>"
 
     def _enter(self, phase: Phase) -> None:
-        if phase not in TRANSITIONS[self.phase]:
-            raise AssertionError(f"connection phase {self.phase.name} → {phase.name} is not allowed")
-        self.phase = phase
+        self.phase = advance(TRANSITIONS, self.phase, phase, "connection phase")
 
     @property
     def closing(self) -> bool:

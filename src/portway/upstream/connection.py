@@ -23,6 +23,7 @@ from typing import Protocol, cast
 import httptools
 
 from portway.errors import ReadTimeout, UpstreamDisconnected, UpstreamError, UpstreamProtocolError
+from portway.transitions import advance
 
 
 class State(enum.IntEnum):
@@ -107,9 +108,7 @@ class UpstreamConnection(asyncio.Protocol):
         return f"<UpstreamConnection {self.label} {self.state.name} served={self.served}>"
 
     def _enter(self, state: State) -> None:
-        if state not in TRANSITIONS[self.state]:
-            raise AssertionError(f"upstream connection {self.state.name} → {state.name} is not allowed")
-        self.state = state
+        self.state = advance(TRANSITIONS, self.state, state, "upstream connection")
 
     @property
     def usable(self) -> bool:
