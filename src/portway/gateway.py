@@ -35,15 +35,6 @@ _ROUTE_CACHE_SIZE = 8192
 _ALLOW_ANY = b"GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
 
 
-def _authority(target: bytes) -> bytes | None:
-    """The host[:port] of an absolute-form target (``http://host:port/path``)."""
-    _scheme, sep, rest = target.partition(b"://")
-    if not sep:
-        return None
-    end = min((i for i in (rest.find(b"/"), rest.find(b"?")) if i >= 0), default=len(rest))
-    return rest[:end].rpartition(b"@")[2]
-
-
 class Gateway:
     def __init__(
         self,
@@ -104,11 +95,6 @@ class Gateway:
                 raw_path, query = split_target(target)
             except BadTarget as exc:
                 return ClientError(400, str(exc))
-            authority = _authority(target)
-            if authority is not None and head.host is not None and authority.lower() != head.host.lower():
-                # RFC 9112 §3.2.2 would have the target win; a client sending two different hosts
-                # is confused or probing a cache or a back end that reads the other one.
-                return ClientError(400, "the request target's host differs from the Host header")
         host = self._host(head.host) if head.host and self.router.has_hosts else None
         key = (head.method, raw_path, host)
         cached = self._routes.get(key)

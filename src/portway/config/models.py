@@ -109,7 +109,7 @@ class Upstream(Model):
 
     @model_validator(mode="after")
     def _hash_only(self) -> Upstream:
-        if "hash_on" in self.model_fields_set and self.balance != "hash":
+        if self.changed({"hash_on"}) and self.balance != "hash":
             raise ValueError("hash_on is only used with `balance: hash`")
         return self
 

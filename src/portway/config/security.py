@@ -135,7 +135,7 @@ class JwtConfig(Model):
             raise ValueError("RS/PS/ES/EdDSA algorithms need `jwks_url` or `public_keys`")
         if self.secret and asym and not hmac:
             raise ValueError("`secret` is only used with HS* algorithms")
-        unused = {"jwks_timeout", "jwks_refresh_interval", "jwks_max_age"} & self.model_fields_set
+        unused = self.changed({"jwks_timeout", "jwks_refresh_interval", "jwks_max_age"})
         if unused and self.jwks_url is None:
             raise ValueError(f"{', '.join(sorted(unused))}: only used with `jwks_url`")
         return self
@@ -292,7 +292,7 @@ class RateLimitStore(Model):
     @model_validator(mode="after")
     def _redis_only(self) -> RateLimitStore:
         # `redis_url` without `backend: redis` would silently count in memory, per replica.
-        unused = {"redis_url", "prefix", "timeout", "on_error"} & self.model_fields_set
+        unused = self.changed({"redis_url", "prefix", "timeout", "on_error"})
         if unused and self.backend != "redis":
             raise ValueError(f"{', '.join(sorted(unused))}: only used with `backend: redis`")
         return self

@@ -77,7 +77,7 @@ def check_framing(head: RequestHead) -> None:
         head.request_id = new_request_id()
     if hosts > 1 or (hosts == 0 and head.version == "1.1"):
         raise ClientError(400, "an HTTP/1.1 request needs exactly one Host header")
-    if head.host is not None and not _valid_host(head.host):
+    if head.host is not None and not valid_host(head.host):
         raise ClientError(400, "the Host header is not a valid host[:port]")
     if upgrading and head.has_body:
         # httptools stops at an upgrade request's head, so its body would be read as the next
@@ -85,7 +85,8 @@ def check_framing(head: RequestHead) -> None:
         raise ClientError(400, "an Upgrade request cannot carry a body")
 
 
-def _valid_host(value: bytes) -> bool:
+def valid_host(value: bytes) -> bool:
+    """A reg-name (letters, digits, ``-._~``) or an IP literal, with an optional port ≤ 65535."""
     if not _HOST.match(value):
         return False
     port = value.rpartition(b":")[2] if not value.endswith(b"]") and b":" in value else None
