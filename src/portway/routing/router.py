@@ -103,10 +103,19 @@ class Router(Generic[T]):
     def match(self, method: str, path: str, host: str | None = None) -> Match[T] | MethodNotAllowed | None:
         """The route for ``path``; raises :class:`BadTarget` when the path differs only in letter
         case from another route's (module rules)."""
-        found = self._match(method, path, host)
+        segments = _segments(path)
+        allowed: set[str] = set()
+        found: Match[T] | None = None
+        if host is not None and self._hosts:
+            node = self._hosts.get(host)
+            if node is not None:
+                found = self._walk(node, segments, method, path, allowed)
+        if found is None:
+            found = self._walk(self._default, segments, method, path, allowed)
+        result = found if found is not None else MethodNotAllowed(tuple(sorted(allowed))) if allowed else None
         if self._folded is not None and (self._upper_routes or path.lower() != path):
-            self._check_case(method, path, host, found)
-        return found
+            self._check_case(method, path, host, result)
+        return result
 
     def _check_case(
         self, method: str, path: str, host: str | None, found: Match[T] | MethodNotAllowed | None
@@ -121,20 +130,6 @@ class Router(Generic[T]):
             # spelling decides, as the operator wrote both).
             return
         raise BadTarget("the path differs only in letter case from another route's path")
-
-    def _match(self, method: str, path: str, host: str | None) -> Match[T] | MethodNotAllowed | None:
-        segments = _segments(path)
-        allowed: set[str] = set()
-        if host is not None and self._hosts:
-            node = self._hosts.get(host)
-            if node is not None:
-                found = self._walk(node, segments, method, path, allowed)
-                if found is not None:
-                    return found
-        found = self._walk(self._default, segments, method, path, allowed)
-        if found is not None:
-            return found
-        return MethodNotAllowed(tuple(sorted(allowed))) if allowed else None
 
     def _walk(
         self, root: _Node[T], segments: list[str], method: str, path: str, allowed: set[str]
