@@ -11,8 +11,9 @@ Semantics (documented in docs/routing.md):
 - ``rewrite`` replaces the matched part of the path; ``{name}`` in it is substituted.
 - Letter case: matching is case-sensitive, and a path that a case-insensitive back end would read
   as another route's is refused. The table keeps a case-folded twin (literal segments lower-cased);
-  when the folded path matches a route there that is not the one the exact match found (and not
-  one spelled the same but for case), :meth:`Router.match` raises :class:`BadTarget`. With routes
+  when a path matches a route and its folded spelling matches another one in the twin (not one
+  spelled the same but for case), :meth:`Router.match` raises :class:`BadTarget`. A path that
+  matches no route (404, 405) is left alone: it is forwarded nowhere. With routes
   ``/api/admin/`` (auth) and ``/api/`` (public), ``/api/ADMIN/users`` is refused instead of being
   sent, unauthenticated, to a back end that may serve it as ``/api/admin/users``. The check is
   skipped when it cannot change the answer: no route has an upper-case letter and the path has none.
@@ -113,19 +114,18 @@ class Router(Generic[T]):
         if found is None:
             found = self._walk(self._default, segments, method, path, allowed)
         result = found if found is not None else MethodNotAllowed(tuple(sorted(allowed))) if allowed else None
-        if self._folded is not None and (self._upper_routes or path.lower() != path):
-            self._check_case(method, path, host, result)
+        if found is not None and self._folded is not None and (self._upper_routes or path.lower() != path):
+            self._check_case(method, path, host, found)
         return result
 
-    def _check_case(
-        self, method: str, path: str, host: str | None, found: Match[T] | MethodNotAllowed | None
-    ) -> None:
+    def _check_case(self, method: str, path: str, host: str | None, found: Match[T]) -> None:
+        """Only a path that would be forwarded is checked: a 404 or 405 sends nothing anywhere."""
         assert self._folded is not None
         folded = self._folded.match(method, path.lower(), host)
         if not isinstance(folded, Match):
-            return  # folded, it reaches no route either: nothing to confuse
+            return  # cannot happen (the exact route's twin matches the folded path), but is harmless
         twin = folded.route
-        if isinstance(found, Match) and (twin.payload is found.route or twin.path == _fold(found.route.path)):
+        if twin.payload is found.route or twin.path == _fold(found.route.path):
             # The same route, or one spelled like it but for case (an ambiguous table: the exact
             # spelling decides, as the operator wrote both).
             return

@@ -27,16 +27,22 @@ PROTECTED = Router([spec("/api/admin/", "admin"), spec("/api/", "public"), spec(
         "/api/ADMIN/users",
         "/api/Admin/users",
         "/api/aDmIn",
-        "/API/admin/users",
-        "/Api/Admin/",
         "/api/ADMIN",
-        "/HEALTH",  # no route at all matches exactly; folded, it is /health's
-        "/Health",
+        "/api/ADMIN/",
     ],
 )
 def test_case_variants_of_another_route_are_refused(path: str) -> None:
     with pytest.raises(BadTarget, match="letter case"):
         PROTECTED.match("GET", path)
+
+
+@pytest.mark.parametrize("path", ["/API/admin/users", "/Api/Admin/", "/HEALTH", "/Health"])
+def test_case_variants_that_no_route_forwards_stay_unrouted(path: str) -> None:
+    """Exactly, these match nothing (a 404 forwards nothing), so there is nothing to refuse."""
+    assert PROTECTED.match("GET", path) is None
+    with_catch_all = Router([spec("/api/admin/", "admin"), spec("/health", "health"), spec("/", "public")])
+    with pytest.raises(BadTarget):
+        with_catch_all.match("GET", path)
 
 
 @pytest.mark.parametrize(
@@ -57,6 +63,8 @@ def test_unrouted_case_variants_stay_unrouted() -> None:
     assert routed(PROTECTED, "/OTHER") is None
     table = Router([spec("/admin", "admin", methods=frozenset({"POST"}))])
     assert table.match("GET", "/ADMIN") is None  # folded, only a 405: nothing to confuse
+    table = Router([spec("/admin", "admin"), spec("/ADMIN", "upper", methods=frozenset({"POST"}))])
+    assert table.match("GET", "/ADMIN") == MethodNotAllowed(("POST",))  # a 405 forwards nothing
 
 
 def test_upper_case_routes_protect_their_lower_case_spelling() -> None:
@@ -116,10 +124,10 @@ def test_parameters_are_not_folded_and_still_compete() -> None:
 
 def test_routes_spelled_alike_but_for_case_each_keep_their_exact_spelling() -> None:
     """An ambiguous table (the operator wrote both): the exact spelling decides; a third spelling
-    is a variant of both and is refused."""
+    that a catch-all would forward is a variant of both and is refused."""
     for order in (
-        (spec("/Foo/", "upper"), spec("/foo/", "lower")),
-        (spec("/foo/", "lower"), spec("/Foo/", "upper")),
+        (spec("/Foo/", "upper"), spec("/foo/", "lower"), spec("/", "public")),
+        (spec("/", "public"), spec("/foo/", "lower"), spec("/Foo/", "upper")),
     ):
         table = Router(order)
         assert routed(table, "/Foo/x") == "upper"
