@@ -68,9 +68,13 @@ class AccessLog(Model):
 
 
 class Paths(Model):
-    """Path normalisation rules applied before routing."""
+    """Path normalisation rules applied before routing (docs/routing.md). Each option lets through
+    one spelling that is refused with 400 by default because back ends disagree on what it means;
+    an allowed escape is forwarded encoded. Encoded control bytes are refused whatever is set."""
 
-    allow_encoded_slash: bool = False
+    allow_encoded_slash: bool = False  # %2F inside a segment (some back ends decode it to '/')
+    allow_encoded_backslash: bool = False  # %5C (some back ends decode it, then read '\\' as '/')
+    allow_encoded_semicolon: bool = False  # %3B (decoded, then stripped as a ';param' by some)
     allow_semicolon: bool = False  # ';' (matrix parameters) in paths; off: back ends disagree on it
 
 

@@ -8,6 +8,7 @@ awaitable this authenticator returns); known keys keep working while the JWKS en
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Awaitable
 from typing import Any
@@ -34,6 +35,34 @@ def _strings(value: object, claim: str, split: bool) -> tuple[str, ...]:
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return tuple(value)
     raise InvalidToken(f"claim {claim!r} is neither a string nor a list of strings")
+
+
+def _is_number(value: object) -> bool:
+    """A JSON number usable as a NumericDate: an int or a finite float, never a bool (a subclass
+    of int in Python) nor a string of digits (PyJWT would ``int()`` both)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
+def _check_claim_types(claims: dict[str, Any]) -> None:
+    """RFC 7519 §4.1: the registered claims, when present, have their JSON types. PyJWT coerces
+    some (``int("123")``, ``int(True)``) and skips others when they are not being verified (``iss``
+    with no issuer configured, a falsy ``aud`` with no audience), so every one is checked here,
+    before a token can be cached. ``null`` is a wrong type, not an absent claim."""
+    for claim in ("exp", "nbf", "iat"):
+        if claim in claims and not _is_number(claims[claim]):
+            raise InvalidToken(f"claim {claim!r} is not a number")
+    for claim in ("iss", "sub", "jti"):
+        if claim in claims and not isinstance(claims[claim], str):
+            raise InvalidToken(f"claim {claim!r} is not a string")
+    if "aud" in claims:
+        aud = claims["aud"]
+        if not isinstance(aud, str) and not (isinstance(aud, list) and all(isinstance(a, str) for a in aud)):
+            raise InvalidToken("claim 'aud' is neither a string nor an array of strings")
 
 
 class JwtAuthenticator:
@@ -123,6 +152,7 @@ class JwtAuthenticator:
             )
         except jwt.PyJWTError as exc:
             raise InvalidToken(str(exc)) from None
+        _check_claim_types(claims)
         identity = self._identity(claims)
         if self._cache_size:
             if len(self._cache) >= self._cache_size:
@@ -132,13 +162,13 @@ class JwtAuthenticator:
 
     def _identity(self, claims: dict[str, Any]) -> Identity:
         subject = claims.get("sub")
-        if not isinstance(subject, str | int) or isinstance(subject, bool) or subject == "":
+        if not isinstance(subject, str) or subject == "":  # a StringOrURI (RFC 7519 §4.1.2): never a number
             raise InvalidToken("token has no usable sub")
         roles = _strings(claims.get(self._roles_claim), self._roles_claim, split=False)
         scopes = frozenset(_strings(claims.get(self._scopes_claim, claims.get("scp")), "scope", split=True))
         exp = claims.get("exp")
-        expires = float(exp) if isinstance(exp, int | float) else time.time() + 300.0
-        return Identity(str(subject), roles, scopes, None, claims, expires)
+        expires = float(exp) if exp is not None else time.time() + 300.0  # a number: checked above
+        return Identity(subject, roles, scopes, None, claims, expires)
 
     def _evict(self) -> None:
         # Drop expired entries; if the cache is still full, drop the oldest half (insertion order).

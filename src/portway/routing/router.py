@@ -9,6 +9,14 @@ Semantics (documented in docs/routing.md):
   path but none accepts the method, the result is 405 with their methods in ``Allow``.
 - Routes with ``host`` are tried for that Host first, then host-less routes.
 - ``rewrite`` replaces the matched part of the path; ``{name}`` in it is substituted.
+- Letter case: matching is case-sensitive, and a path that a case-insensitive back end would read
+  as another route's is refused. The table keeps a case-folded twin (literal segments lower-cased);
+  when a path matches a route and its folded spelling matches another one in the twin (not one
+  spelled the same but for case), :meth:`Router.match` raises :class:`BadTarget`. A path that
+  matches no route (404, 405) is left alone: it is forwarded nowhere. With routes
+  ``/api/admin/`` (auth) and ``/api/`` (public), ``/api/ADMIN/users`` is refused instead of being
+  sent, unauthenticated, to a back end that may serve it as ``/api/admin/users``. The check is
+  skipped when it cannot change the answer: no route has an upper-case letter and the path has none.
 """
 
 from __future__ import annotations
@@ -16,6 +24,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
+
+from portway.routing.normalize import BadTarget
 
 T = TypeVar("T")
 
@@ -53,12 +63,21 @@ class MethodNotAllowed:
 class Router(Generic[T]):
     """Immutable once built; a reload builds a new Router and swaps the reference."""
 
-    def __init__(self, routes: Iterable[RouteSpec[T]]) -> None:
+    def __init__(self, routes: Iterable[RouteSpec[T]], *, case_check: bool = True) -> None:
         self._default: _Node[T] = _Node()
         self._hosts: dict[str, _Node[T]] = {}
-        for route in routes:
+        specs = list(routes)
+        for route in specs:
             root = self._default if route.host is None else self._hosts.setdefault(route.host, _Node())
             self._insert(root, route)
+        # The case-folded twin: the same routes with lower-cased literal segments, each twin's
+        # payload being the route it stands for. Built once; consulted only when it could disagree.
+        self._folded: Router[RouteSpec[T]] | None = None
+        self._upper_routes = False
+        if case_check:
+            twins = [RouteSpec(_fold(r.path), r, r.methods, r.host) for r in specs]
+            self._upper_routes = any(t.path != t.payload.path for t in twins)
+            self._folded = Router(twins, case_check=False)
 
     @staticmethod
     def _insert(root: _Node[T], route: RouteSpec[T]) -> None:
@@ -83,18 +102,34 @@ class Router(Generic[T]):
         return bool(self._hosts)
 
     def match(self, method: str, path: str, host: str | None = None) -> Match[T] | MethodNotAllowed | None:
+        """The route for ``path``; raises :class:`BadTarget` when the path differs only in letter
+        case from another route's (module rules)."""
         segments = _segments(path)
         allowed: set[str] = set()
+        found: Match[T] | None = None
         if host is not None and self._hosts:
             node = self._hosts.get(host)
             if node is not None:
                 found = self._walk(node, segments, method, path, allowed)
-                if found is not None:
-                    return found
-        found = self._walk(self._default, segments, method, path, allowed)
-        if found is not None:
-            return found
-        return MethodNotAllowed(tuple(sorted(allowed))) if allowed else None
+        if found is None:
+            found = self._walk(self._default, segments, method, path, allowed)
+        result = found if found is not None else MethodNotAllowed(tuple(sorted(allowed))) if allowed else None
+        if found is not None and self._folded is not None and (self._upper_routes or path.lower() != path):
+            self._check_case(method, path, host, found)
+        return result
+
+    def _check_case(self, method: str, path: str, host: str | None, found: Match[T]) -> None:
+        """Only a path that would be forwarded is checked: a 404 or 405 sends nothing anywhere."""
+        assert self._folded is not None
+        folded = self._folded.match(method, path.lower(), host)
+        if not isinstance(folded, Match):
+            return  # cannot happen (the exact route's twin matches the folded path), but is harmless
+        twin = folded.route
+        if twin.payload is found.route or twin.path == _fold(found.route.path):
+            # The same route, or one spelled like it but for case (an ambiguous table: the exact
+            # spelling decides, as the operator wrote both).
+            return
+        raise BadTarget("the path differs only in letter case from another route's path")
 
     def _walk(
         self, root: _Node[T], segments: list[str], method: str, path: str, allowed: set[str]
@@ -162,6 +197,11 @@ class Router(Generic[T]):
             names = [s[1:-1] for s in _segments(route.path.rstrip("/")) if s.startswith("{")]
             params = dict(zip(names, captured, strict=True))
         return Match(route, _rewrite(route, path, segments, depth, params), params)
+
+
+def _fold(path: str) -> str:
+    """A route path with its literal segments lower-cased (``{Param}`` names are kept as written)."""
+    return "/".join(s if s.startswith("{") else s.lower() for s in path.split("/"))
 
 
 def _segments(path: str) -> list[str]:
