@@ -47,8 +47,7 @@ class Gateway:
         self.config = config
         self.access_log = access_log
         self.metrics: RequestMetrics = previous.metrics if previous is not None else RequestMetrics()
-        self.allow_encoded_slash = config.paths.allow_encoded_slash
-        self.allow_semicolon = config.paths.allow_semicolon
+        self.paths = config.paths
         # (method, raw path, host) → (normalised path, match): most traffic repeats a small set of
         # paths, and a hit skips normalisation and the tree walk. Cleared when full; per gateway,
         # so a reload starts afresh. Only successful matches are kept (404 scans cannot fill it).
@@ -100,7 +99,14 @@ class Gateway:
         cached = self._routes.get(key)
         if cached is None:
             try:
-                path = normalize_path(raw_path, self.allow_encoded_slash, self.allow_semicolon)
+                paths = self.paths
+                path = normalize_path(
+                    raw_path,
+                    paths.allow_encoded_slash,
+                    paths.allow_semicolon,
+                    allow_encoded_backslash=paths.allow_encoded_backslash,
+                    allow_encoded_semicolon=paths.allow_encoded_semicolon,
+                )
                 found = self.router.match(head.method, path, host)
             except BadTarget as exc:
                 return ClientError(400, str(exc))

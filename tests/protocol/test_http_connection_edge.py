@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from harness import RID, ClientRig, FakeApp, get, ok, problem, request_id_of, waits
 
+from portway.config.models import Limits
 from portway.server.protocol import Phase
 
 LINE = "malformed request line"
@@ -142,8 +143,8 @@ def test_a_chunk_extension_flood_is_400() -> None:
     app.decide = waits(app)
     rig = ClientRig(app)
     rig.send(CHUNKED)
-    assert rig.send(b"1;" + b"e" * 8000) == b""
-    written = rig.send(b"e" * 9000)
+    assert rig.send(b"1;" + b"e" * 1000) == b""  # within the 1 KB bound of one size line so far
+    written = rig.send(b"e" * 100)  # the size line is still not over: past the bound, refused
     assert written == problem(400, "Bad Request", "chunk extensions too long", RID, close=True)
     assert app.handlers[0].events == [("lost",)]
     assert rig.transport.closed
@@ -202,7 +203,12 @@ def test_a_wire_refusal_mid_pipeline_lets_the_answer_in_progress_finish_then_clo
     assert rig.send(get("/1") + b"GET /2 HTTP/1.1\r\nHost: a b\r\n\r\n" + get("/3")) == b""
     assert app.targets == [b"/1"]
     app.handlers[0].respond(ok(), keep=True)
-    assert rig.transport.take() == ok()  # the response under way completes; no 400 after it
+    # the response under way completes, then the refusal of /2 goes out in order, then the close
+    written = rig.transport.take()
+    assert written.startswith(ok())
+    rest = written[len(ok()) :]
+    detail = "the Host header is not a valid host[:port]"
+    assert rest == problem(400, "Bad Request", detail, request_id_of(rest), close=True)
     assert rig.transport.closed
     assert app.targets == [b"/1"]  # neither /2 nor /3 was ever dispatched
 
@@ -242,3 +248,24 @@ def test_an_endless_header_is_cut_off_at_the_head_limit() -> None:
     # counted (on_message_begin resets the count during it), so 6 x 512 = 3072 is not yet over.
     assert reads == 7
     refused(rig, written, 431, "Request Header Fields Too Large", "request header section too large")
+
+
+def test_a_chunk_declared_larger_than_the_body_limit_is_413_before_its_data() -> None:
+    app = FakeApp()
+    app.decide = waits(app)
+    rig = ClientRig(app, Limits(max_body=1024))
+    written = rig.send(CHUNKED + b"401\r\n")  # 1025 bytes declared, none sent
+    assert written == problem(
+        413, "Request Entity Too Large", "request body larger than 1024 bytes", RID, close=True
+    )
+    assert rig.transport.closed
+
+
+def test_extensions_split_across_reads_are_followed() -> None:
+    rig = ClientRig()
+    rig.send(CHUNKED)
+    assert rig.send(b"3;na") == b""
+    assert rig.send(b"me=v\r\nab") == b""
+    assert rig.send(b"c\r\n0;last=") == b""
+    assert rig.send(b"1\r\n\r\n") == ok(b"/c")
+    assert rig.app.handlers[0].events == [("body", b"ab"), ("body", b"c"), ("end",)]

@@ -32,14 +32,12 @@ from portway.server.phases import TRANSITIONS, Phase
 from portway.server.problem import problem_response, render_answer
 from portway.server.reader import (
     _BODY,
-    _CHUNK_OVERHEAD,
     _HEAD,
     _IDLE,
     _NO_DEADLINE,
     _PAUSE_APP,
     _PAUSE_PIPELINE,
     _PAUSE_UPGRADE,
-    _PER_CHUNK,
     Incoming,
     RequestReader,
 )
@@ -64,6 +62,7 @@ class HttpConnection(RequestReader):
         self.bytes_out = 0
         self._tunnel: Callable[[bytes], None] | None = None
         self._close_after = False
+        self._refused = b""  # a refusal held back until the response before it is complete
 
     def __repr__(self) -> str:
         return f"<HttpConnection {self.client_ip}:{self.client_port} {self.phase.name}>"
@@ -119,8 +118,6 @@ class HttpConnection(RequestReader):
             return
         if self.phase is _CLOSED:
             return
-        in_chunked = self.parsing is not None and self.parsing.head.body_chunked and not self._in_head
-        body_before = self._body_bytes
         if self._in_head and not self._line_checked:
             # The request line began in an earlier read: keep its start for the line check (at most
             # a request line's worth: a longer one is refused before it is complete).
@@ -131,6 +128,8 @@ class HttpConnection(RequestReader):
         if self._in_head:
             self._head_bytes += len(data)
         self._line_end = 0
+        self._began_here = False
+        self._read = data
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
@@ -150,14 +149,14 @@ class HttpConnection(RequestReader):
             self._refuse(refusal or ClientError(400, f"malformed request: {exc}"))
             return
         if self._in_head:
+            self._tail = data[-3:]
             if self._head_bytes > self.limits.max_request_line + self.limits.max_header_bytes:
                 self._refuse(ClientError(431, "request header section too large"))
-        elif in_chunked and self.parsing is not None:
-            # Still inside the same chunked body, so every byte of this read belongs to it.
-            self._chunk_wire += len(data)
-            self._chunk_data += self._body_bytes - body_before
-            if self._chunk_wire - self._chunk_data > _CHUNK_OVERHEAD + _PER_CHUNK * self._chunks:
-                self._refuse(ClientError(400, "chunk extensions too long"))
+        elif self._scan >= 0:
+            try:
+                self._scan_on(data)
+            except ClientError as refusal:
+                self._refuse(refusal)
 
     def eof_received(self) -> bool | None:
         incoming = self.parsing
@@ -201,6 +200,9 @@ class HttpConnection(RequestReader):
         if self.phase in (_ACTIVE, _RESPONDING):
             self._enter(_WAITING)
         if not keep_alive or not done.reusable or self.closing:
+            if self._refused and self.transport is not None and self.phase is not _CLOSED:
+                self.bytes_out += len(self._refused)
+                self.transport.write(self._refused)
             self.close()
             return
         if not done.complete:
@@ -225,8 +227,10 @@ class HttpConnection(RequestReader):
         return incoming is not None and incoming.reusable and not self.closing
 
     def refuse(self, error: GatewayError, head: RequestHead) -> None:
-        """Answer the active request with a problem+json of the gateway's own."""
-        keep = self._keep()
+        """Answer the active request with a problem+json of the gateway's own. A 400 (a target or a
+        path the gateway cannot make sense of) also ends the connection: after a request it could
+        not read as meant, nothing that follows on the connection is trusted either."""
+        keep = self._keep() and error.status != 400
         self.write(
             problem_response(
                 error.status,
@@ -309,7 +313,11 @@ class HttpConnection(RequestReader):
         request_id = self.parsing.head.request_id if self.parsing is not None else new_request_id()
         self.queue.clear()
         if self.active is not None and self.active is not self.parsing:
-            self._close_after = True  # let the response in progress finish, then close
+            # A response is under way for an earlier request: it finishes, then the refusal goes
+            # out (in order, as every answer on this connection) and the connection closes.
+            self._close_after = True
+            if self.active.head.keep_alive:  # else the client said it reads no further answer
+                self._refused = problem_response(refusal.status, refusal.detail, request_id, close=True)
             self._pause_reading(_PAUSE_PIPELINE)
             return
         active, self.active = self.active, None

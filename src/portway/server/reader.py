@@ -28,10 +28,12 @@ from portway.server.request import new_request_id
 from portway.server.state import ServerState
 
 _NO_DEADLINE, _HEAD, _BODY, _IDLE = 0, 1, 2, 3
-# Chunked bodies: the bytes that are not data (size lines, CRLFs, extensions) may not exceed this
-# plus a little per chunk. llhttp skips extensions without a limit; this bounds what they can cost.
-_CHUNK_OVERHEAD = 16 * 1024
-_PER_CHUNK = 32
+# Chunk extensions (RFC 9112 §7.1.1) carry nothing we use and llhttp skips them without a limit, so
+# the reader follows the chunk-size lines itself (one find per chunk, kept in step by llhttp's
+# on_chunk_header) and bounds them; the same look at each size line refuses a chunk declared larger
+# than what is left of limits.max_body before its data arrives.
+_MAX_CHUNK_EXTENSION = 1024  # bytes after ';' on one chunk-size line
+_MAX_CHUNK_EXTENSIONS = 16 * 1024  # all of a body's extensions together
 _PAUSE_PIPELINE, _PAUSE_APP, _PAUSE_UPGRADE = 1, 2, 4
 
 
@@ -87,9 +89,12 @@ class RequestReader(asyncio.Protocol):
         self._headers: list[tuple[bytes, bytes]] = []
         self._header_bytes = 0
         self._body_bytes = 0
-        self._chunks = 0
-        self._chunk_wire = 0  # bytes of reads wholly inside a chunked body (data and framing)
-        self._chunk_data = 0  # the data among them
+        self._read = b""  # the bytes of the current read, as data_received got them
+        self._began_here = False  # the current request's head began in the current read
+        self._tail = b""  # the last bytes of the previous read, while a head straddles reads
+        self._scan = -1  # where the next chunk-size line starts in the current read; -1: not chunked
+        self._scan_carry = b""  # the start of a chunk-size line that began in an earlier read
+        self._extensions = 0  # chunk-extension bytes of the current body
         self._buffer = b""  # the bytes being parsed, for the request-line check
         self._line_end = 0  # where the last request line checked ends in _buffer
         self._line_checked = False
@@ -108,9 +113,10 @@ class RequestReader(asyncio.Protocol):
         self._headers = []
         self._header_bytes = 0
         self._body_bytes = 0
-        self._chunks = 0
-        self._chunk_wire = 0
-        self._chunk_data = 0
+        self._began_here = True
+        self._scan = -1
+        self._scan_carry = b""
+        self._extensions = 0
         self._line_checked = False
         self._arm(_HEAD, self.limits.header_timeout)
 
@@ -155,6 +161,8 @@ class RequestReader(asyncio.Protocol):
             raise
         if head.content_length is not None and head.content_length > self.limits.max_body:
             raise ClientError(413, f"request body larger than {self.limits.max_body} bytes")
+        if head.body_chunked:
+            self._scan = self._head_end()
         if head.has_body:
             self._arm(_BODY, self.limits.body_timeout)
         else:
@@ -175,8 +183,42 @@ class RequestReader(asyncio.Protocol):
             self._buffer, self._line_end, parser.get_method(), self._url, version
         )
 
+    def _head_end(self) -> int:
+        """Where the head just parsed ends in the current read (its body starts there)."""
+        if self._began_here:  # search from this request's line: earlier bytes are another request's
+            start = max(self._line_end - 2 - (len(self._buffer) - len(self._read)), 0)
+            return self._read.find(b"\r\n\r\n", start) + 4
+        tail = self._tail  # the head began earlier: its end may straddle the two reads
+        return (tail + self._read).find(b"\r\n\r\n") + 4 - len(tail)
+
     def on_chunk_header(self) -> None:
-        self._chunks += 1
+        if self._scan < 0:
+            return
+        read = self._read
+        end = read.find(b"\n", self._scan)
+        line = self._scan_carry + read[self._scan : end]
+        self._scan_carry = b""
+        size_hex, _, extension = line.rstrip(b"\r").partition(b";")
+        size = int(size_hex, 16)  # llhttp has checked it is hex and fits
+        self._extensions += len(extension)
+        if len(extension) > _MAX_CHUNK_EXTENSION or self._extensions > _MAX_CHUNK_EXTENSIONS:
+            raise ClientError(400, "chunk extensions too long")
+        if size > self.limits.max_body - self._body_bytes:
+            raise ClientError(413, f"request body larger than {self.limits.max_body} bytes")
+        self._scan = end + 1 + size + 2 if size else -1  # data, its CRLF, then the next size line
+
+    def _scan_on(self, data: bytes) -> None:
+        """After a read inside a chunked body: where the next size line is relative to the next read."""
+        scan = self._scan
+        if scan < 0:
+            return
+        if scan >= len(data):
+            self._scan = scan - len(data)
+            return
+        self._scan_carry += data[scan:]  # a size line began here and ends in a later read
+        self._scan = 0
+        if len(self._scan_carry) > _MAX_CHUNK_EXTENSION + 32:
+            raise ClientError(400, "chunk extensions too long")
 
     def on_body(self, body: bytes) -> None:
         incoming = self.parsing
@@ -194,6 +236,7 @@ class RequestReader(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         incoming, self.parsing = self.parsing, None
+        self._scan = -1
         if self.active is None and not self.queue:
             # Answered already (a refusal, an answer, or a response that did not wait for this
             # body): the connection now idles until the next request.

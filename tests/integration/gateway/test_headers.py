@@ -262,15 +262,21 @@ async def test_upgrade_header_without_an_upgrade_answer_keeps_the_connection_usa
 
 
 async def test_upgrade_offer_answered_by_the_gateway_keeps_the_connection_usable() -> None:
-    """An upgrade offer the gateway itself answers (404: no route) must not wedge the connection."""
-    async with setup() as (up, client):
-        offer = request("Connection: Upgrade", "Upgrade: websocket", host="public.example", target="/%00")
+    """An upgrade offer the gateway itself answers (405: the route takes GET only) must not wedge
+    the connection. (A 400 would end it: see test_strict_edge.py.)"""
+    async with (
+        upstream_server() as up,
+        run_gateway(route_config(up.address, {"path": "/", "methods": ["GET"]})) as gw,
+    ):
+        client = await RawClient.connect(gw.port)
+        offer = request("Connection: Upgrade", "Upgrade: websocket").replace(b"GET ", b"DELETE ", 1)
         response = await client.request(offer)
-        assert response.status == 400
+        assert response.status == 405
         assert (await client.request(request(target="/second"))).status == 200
         await client.send(offer + request(target="/third"))
-        assert (await client.read_response()).status == 400
+        assert (await client.read_response()).status == 405
         assert (await client.read_response()).status == 200
+        await client.close()
         assert [r.target for r in up.requests] == ["/second", "/third"]
 
 
