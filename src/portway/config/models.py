@@ -23,10 +23,11 @@ from portway.config.security import (
     RateLimitRule,
     RateLimitStore,
 )
+from portway.config.tls import ListenerTls, UpstreamTls
 from portway.config.units import Duration, Size
 
 _METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
-_TARGET = re.compile(r"^(http://[^/\s?#]+(:\d+)?/?|unix:/\S+)$")
+_TARGET = re.compile(r"^(https?://[^/\s?#]+(:\d+)?/?|unix:/\S+)$")
 _PARAM_SEGMENT = re.compile(r"^\{[A-Za-z_][A-Za-z0-9_]*\}$")
 
 
@@ -86,13 +87,16 @@ class Upstream(Model):
     preserve_host: bool = False
     timeouts: Timeouts = Timeouts()
     pool: Pool = Pool()
+    tls: UpstreamTls = UpstreamTls()  # applies to its https:// targets
 
     @field_validator("targets")
     @classmethod
     def _targets(cls, targets: list[str]) -> list[str]:
         for target in targets:
             if not _TARGET.match(target):
-                raise ValueError(f"invalid target {target!r}: expected http://host:port or unix:/path")
+                raise ValueError(
+                    f"invalid target {target!r}: expected http://host:port, https://host:port or unix:/path"
+                )
         return targets
 
     @field_validator("hash_on")
@@ -179,6 +183,7 @@ class Route(Model):
 class GatewayConfig(Model):
     listen: str = "0.0.0.0:8080"
     admin: str | None = None
+    tls: ListenerTls | None = None  # the listener speaks HTTPS (docs/tls.md)
     limits: Limits = Limits()
     paths: Paths = Paths()
     access_log: AccessLog = AccessLog()
@@ -220,6 +225,10 @@ class GatewayConfig(Model):
             target = service.upstream or name
             if target not in self.upstreams:
                 errors.append((("services", name, "upstream"), f"no upstream {target!r} to feed"))
+        if self.tls is not None and self.tls.redirect is not None:
+            redirect = parse_hostport(self.tls.redirect.listen)
+            if redirect[1] != 0 and redirect == parse_hostport(self.listen):
+                errors.append((("tls", "redirect", "listen"), "must differ from the TLS listener's address"))
         has_auth = self.auth.jwt is not None or self.auth.api_keys is not None
         for i, route in enumerate(self.routes):
             if route.auth in ("required", "optional") and not has_auth:
