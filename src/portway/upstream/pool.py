@@ -130,6 +130,14 @@ class TargetPool:
             self.open -= 1
             self._mark_down()
             raise TlsHandshakeError(f"{target}: TLS handshake failed: {exc.reason or exc}") from None
+        except (ConnectionResetError, ConnectionAbortedError, BrokenPipeError) as exc:
+            # A TCP connect is refused, never reset: this peer hung up during the TLS handshake
+            # (often: it wanted a client certificate we did not send, or did not trust ours).
+            self.open -= 1
+            self._mark_down()
+            if target.tls is None:
+                raise ConnectError(f"cannot connect to {target}: {exc.strerror or exc!r}") from None
+            raise TlsHandshakeError(f"{target}: closed during the TLS handshake ({exc!r})") from None
         except OSError as exc:
             self.open -= 1
             self._mark_down()

@@ -33,7 +33,10 @@ def write_cert(ca: trustme.CA, directory: Path, stem: str, *names: str, **kwargs
 
 def write_leaf(leaf: trustme.LeafCert, cert: Path, key: Path) -> None:
     """Write a chain and key the way a renewal tool does: to a temporary name, then rename."""
-    for path, data in ((cert, b"".join(b.bytes() for b in leaf.cert_chain_pems)), (key, leaf.private_key_pem.bytes())):
+    for path, data in (
+        (cert, b"".join(b.bytes() for b in leaf.cert_chain_pems)),
+        (key, leaf.private_key_pem.bytes()),
+    ):
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(data)
         tmp.chmod(0o600)
@@ -93,7 +96,9 @@ class HttpsClient:
         }
         return cls(reader, writer, host or server_name or "localhost", info=info)
 
-    async def request(self, path: str = "/", method: str = "GET", headers: tuple[str, ...] = ()) -> HttpsResponse:
+    async def request(
+        self, path: str = "/", method: str = "GET", headers: tuple[str, ...] = ()
+    ) -> HttpsResponse:
         lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}", *headers, "", ""]
         async with asyncio.timeout(5):
             self.writer.write("\r\n".join(lines).encode())
@@ -108,7 +113,12 @@ class HttpsClient:
             body = await self.reader.readexactly(length) if length else b""
         self.served += 1
         return HttpsResponse(
-            int(status_line.split()[1]), fields, body, self.info["serial"], self.info["version"], self.info["alpn"]
+            int(status_line.split()[1]),
+            fields,
+            body,
+            self.info["serial"],
+            self.info["version"],
+            self.info["alpn"],
         )
 
     async def close(self) -> None:

@@ -34,7 +34,7 @@ async def test_the_redirect_listener_answers_308_to_https(ca: trustme.CA, tmp_pa
         async with run_gateway(config) as gw:
             assert gw.redirect is not None
             port = gw.redirect.sockets[0].getsockname()[1]
-            status, headers, body = await plain(port, "/a/b?x=1&y=%20", "Site.Example:8080")
+            status, headers, _ = await plain(port, "/a/b?x=1&y=%20", "Site.Example:8080")
             assert status == 308
             assert headers["location"] == f"https://site.example:{gw.port}/a/b?x=1&y=%20"
             status, headers, _ = await plain(port, "/", "shop.apps.example")
@@ -42,7 +42,7 @@ async def test_the_redirect_listener_answers_308_to_https(ca: trustme.CA, tmp_pa
             status, headers, _ = await plain(port, "http://site.example/p?q", "site.example")
             assert (status, headers["location"]) == (308, f"https://site.example:{gw.port}/p?q")
             # Hosts we have no certificate for are refused, never echoed into a Location.
-            status, headers, body = await plain(port, "/", "evil.example")
+            status, headers, _ = await plain(port, "/", "evil.example")
             assert status == 421 and "location" not in headers
             assert headers["content-type"] == "application/problem+json"
             status, _, _ = await plain(port, "/", "bad host!")
