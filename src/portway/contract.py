@@ -107,6 +107,7 @@ class Responder(Protocol):
 
     bytes_out: int  # bytes written to the client so far on this connection
     write_paused: bool  # the client's socket buffer is full: stop producing until on_writable
+    tls_version: str  # "TLSv1.3" when the client connected over TLS, "" otherwise
 
     @property
     def closing(self) -> bool:

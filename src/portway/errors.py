@@ -5,7 +5,8 @@ exactly one place (:mod:`portway.server.problem`).
   policy. Its ``detail`` is written for the client.
 - :class:`UpstreamError` — the upstream failed us, split by what reached it:
 
-  * *nothing was sent* (:class:`ConnectError`, :class:`ConnectTimeout`, :class:`PoolTimeout`,
+  * *nothing was sent* (:class:`ConnectError` and its TLS kinds, :class:`ConnectTimeout`,
+    :class:`PoolTimeout`,
     :class:`NoHealthyTarget`): always safe to try another target;
   * *the request was sent* (:class:`UpstreamDisconnected`, :class:`ReadTimeout`,
     :class:`UpstreamProtocolError`): only an idempotent request may be replayed.
@@ -55,6 +56,19 @@ class ConnectError(UpstreamError):
     """The connection could not be opened (refused, unreachable, reset during connect)."""
 
     sent = False
+
+
+class TlsVerifyError(ConnectError):
+    """The upstream's certificate failed verification (unknown CA, wrong name, expired)."""
+
+    public = "the upstream's certificate could not be verified"
+
+
+class TlsHandshakeError(ConnectError):
+    """The TLS handshake with the upstream failed (it wanted a client certificate, no common
+    protocol version or cipher)."""
+
+    public = "the TLS handshake with the upstream failed"
 
 
 class ConnectTimeout(UpstreamError):

@@ -25,6 +25,7 @@ from portway.routing import (
     normalize_path,
     split_target,
 )
+from portway.server.tls import TlsContexts, build_contexts
 from portway.sweeper import Sweeper
 from portway.telemetry.access_log import AccessLog
 from portway.telemetry.metrics import RequestMetrics
@@ -43,6 +44,7 @@ class Gateway:
         access_log: AccessLog | None,
         previous: Gateway | None = None,
         source: str = "<config>",
+        tls: TlsContexts | None = None,  # built already (runtime does, to check them first)
     ) -> None:
         self.config = config
         self.access_log = access_log
@@ -53,7 +55,11 @@ class Gateway:
         # so a reload starts afresh. Only successful matches are kept (404 scans cannot fill it).
         self._routes: dict[tuple[str, bytes, str | None], tuple[str, Match[RouteRuntime]]] = {}
         limits = ResponseLimits(config.limits.max_response_header_bytes, config.limits.max_response_headers)
-        self.upstreams = {name: Upstream(name, up, sweeper, limits) for name, up in config.upstreams.items()}
+        tls = tls if tls is not None else build_contexts(config, source)
+        self.upstreams = {
+            name: Upstream(name, up, sweeper, limits, tls.upstreams.get(name))
+            for name, up in config.upstreams.items()
+        }
         inherited = previous.policy_state if previous is not None else None
         self.policy_state: SharedPolicyState = SharedPolicyState(config, inherited)
         # Every header the gateway may set from a credential is dropped from the client's request.
@@ -63,6 +69,12 @@ class Gateway:
             config.trusted_proxies,
             [*config.auth.identity.headers, *mapped],
             [api_keys.query] if api_keys is not None and api_keys.query else [],
+            scheme="https" if config.tls is not None else "http",
+            response_headers=(
+                [(b"strict-transport-security", config.tls.hsts.header_value())]
+                if config.tls is not None and config.tls.hsts is not None
+                else []
+            ),
         )
         self.router: Router[RouteRuntime] = Router(
             RouteSpec(

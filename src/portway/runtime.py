@@ -2,11 +2,14 @@
 the stages (the gateway as the server's application, the admin API beside it); the server itself
 (:mod:`portway.server.serve`) knows nothing of routes or policies.
 
-- startup: compile the config into a :class:`Gateway`, bind (or adopt) the listener, start the
-  sweeper and the optional admin listener.
+- startup: build the TLS contexts (:func:`portway.server.tls.build_contexts`: a bad certificate is
+  a config error), compile the config into a :class:`Gateway`, bind (or adopt) the listener (TLS
+  when ``tls:`` is set, with the optional plain-HTTP redirect listener beside it), start the
+  sweeper, the certificate watcher and the optional admin listener.
 - serve: until SIGTERM/SIGINT. SIGHUP reloads: the file is parsed and compiled into a new gateway
   first; if anything fails the old one stays and the reason is logged; otherwise the reference is
-  swapped, and requests in flight finish on the old one.
+  swapped, and requests in flight finish on the old one. The certificates are swapped with it (and
+  on their own when their files change); connections already open keep theirs.
 - shutdown (drain): stop accepting, close idle keep-alive connections, let requests in flight end
   (responses then carry ``Connection: close``) for up to ``shutdown_grace``, then abort what is left.
 """
@@ -21,13 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from portway.admin.app import AdminApp
-from portway.config import ConfigError, GatewayConfig, load_config
+from portway.config import ConfigError, ConfigProblem, GatewayConfig, load_config
 from portway.config.errors import ConfigValueError
 from portway.config.loader import locate
 from portway.gateway import Gateway
 from portway.server.listener import bind_tcp, sock_address
 from portway.server.serve import drain, listen
 from portway.server.state import ServerState
+from portway.server.tls import ListenerCertificates, RedirectToHttps, build_contexts, listen_tls
 from portway.sweeper import Sweeper
 from portway.tasks import cancel_all, spawn
 from portway.telemetry.access_log import AccessLog
@@ -44,6 +48,9 @@ class RunningServer:
     sweeper: Sweeper
     access_log: AccessLog | None
     admin: asyncio.Server | None = None
+    tls: ListenerCertificates | None = None
+    redirect: asyncio.Server | None = None
+    redirect_state: ServerState | None = None
     stopped: asyncio.Event = field(default_factory=asyncio.Event)
     reloads: int = 0
 
@@ -69,7 +76,12 @@ class RunningServer:
                 if self.config_path is None:
                     raise ConfigError([])
                 config = load_config(self.config_path)
-            new = Gateway(config, self.sweeper, self.access_log, self.gateway, str(self.config_path))
+            source = str(self.config_path or "<config>")
+            if (config.tls is None) != (self.tls is None):
+                problem = ConfigProblem(source, None, "tls", "turning TLS on or off needs a restart")
+                raise ConfigError([problem])
+            contexts = build_contexts(config, source)
+            new = Gateway(config, self.sweeper, self.access_log, self.gateway, source, contexts)
         except ConfigError as exc:
             log.error("reload refused, keeping the running config:\n%s", exc)
             return False
@@ -83,6 +95,9 @@ class RunningServer:
         if config.listen != self.config.listen:
             log.warning("listen address changes need a restart; still serving %s", self.address)
         spawn(new.policy_state.warm_up(), name="policy warm-up")
+        if self.tls is not None and config.tls is not None and contexts.listener is not None:
+            self.tls.config = config.tls
+            self.tls.install(contexts.listener)
         old = self.gateway
         self.state.app = new
         self.state.limits = config.limits
@@ -101,7 +116,12 @@ class RunningServer:
 
     async def drain(self) -> None:
         servers = [self.server] if self.admin is None else [self.server, self.admin]
-        await drain(self.state, servers, self.config.shutdown_grace)
+        if self.tls is not None:
+            self.tls.stop_watching()
+        drains = [drain(self.state, servers, self.config.shutdown_grace)]
+        if self.redirect is not None and self.redirect_state is not None:
+            drains.append(drain(self.redirect_state, [self.redirect], self.config.shutdown_grace))
+        await asyncio.gather(*drains)
         self.sweeper.stop()
         self.gateway.retire()
         await cancel_all()
@@ -136,17 +156,31 @@ async def start(
 ) -> RunningServer:
     loop = asyncio.get_running_loop()
     sweeper = Sweeper(loop)
+    source = str(config_path or "<config>")
+    contexts = build_contexts(config, source)  # first: a bad certificate stops us before binding
     access_log = None
     if config.access_log.enabled:
         access_log = AccessLog(config.access_log.path, config.access_log.flush_interval)
-    gateway = Gateway(config, sweeper, access_log, source=str(config_path or "<config>"))
+    gateway = Gateway(config, sweeper, access_log, source=source, tls=contexts)
     spawn(gateway.policy_state.warm_up(), name="policy warm-up")
     state = ServerState(gateway, config.limits, sweeper)
     if sock is None:
         sock = bind_tcp(config.listen, reuse_port=reuse_port)
-    server = await listen(state, sock)
+    certificates = None
+    if config.tls is not None and contexts.listener is not None:
+        certificates = ListenerCertificates(config.tls, contexts.listener, source)
+        server = await listen_tls(state, sock, certificates)
+        certificates.start_watching()
+    else:
+        server = await listen(state, sock)
     sweeper.start()
-    running = RunningServer(config, config_path, state, server, sweeper, access_log)
+    running = RunningServer(config, config_path, state, server, sweeper, access_log, tls=certificates)
+    if config.tls is not None and config.tls.redirect is not None and certificates is not None:
+        https_port = config.tls.redirect.https_port or running.port
+        redirect = RedirectToHttps(certificates, https_port)
+        running.redirect_state = ServerState(redirect, config.limits, sweeper)
+        redirect_sock = bind_tcp(config.tls.redirect.listen, reuse_port=reuse_port)
+        running.redirect = await listen(running.redirect_state, redirect_sock)
     if config.admin:
         admin_state = ServerState(AdminApp(running), config.limits, sweeper)
         admin_sock = bind_tcp(config.admin, reuse_port=reuse_port)
@@ -160,7 +194,10 @@ async def serve_forever(running: RunningServer) -> None:
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGHUP, running.reload)
-    log.info("portway listening on http://%s", running.address)
+    scheme = "https" if running.tls is not None else "http"
+    log.info("portway listening on %s://%s", scheme, running.address)
+    if running.redirect is not None:
+        log.info("redirecting http://%s to https", sock_address(running.redirect.sockets[0]))
     await stop.wait()
     log.info("draining (grace %.1fs)", running.config.shutdown_grace)
     await running.drain()

@@ -31,6 +31,9 @@ Loc = tuple[int | str, ...]
 
 def build_all(config: GatewayConfig, path: str | Path) -> None:
     """Raise :class:`ConfigError` listing what `portway run` would fail on, with lines."""
+    from portway.server.tls import build_contexts  # certificates and keys, read as run reads them
+
+    build_contexts(config, str(path))
     problems = _access_log(config)
     loop = asyncio.new_event_loop()
     try:

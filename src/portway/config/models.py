@@ -24,10 +24,11 @@ from portway.config.security import (
     RateLimitRule,
     RateLimitStore,
 )
+from portway.config.tls import ListenerTls, UpstreamTls
 from portway.config.units import Duration, PositiveDuration, PositiveSize, Size
 
 _METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
-_TARGET = re.compile(r"^(http://[^/\s?#]+(:\d+)?/?|unix:/\S+)$")
+_TARGET = re.compile(r"^(https?://[^/\s?#]+(:\d+)?/?|unix:/\S+)$")
 _PARAM_SEGMENT = re.compile(r"^\{[A-Za-z_][A-Za-z0-9_]*\}$")
 
 
@@ -96,15 +97,18 @@ class Upstream(Model):
     preserve_host: bool = False
     timeouts: Timeouts = Timeouts()
     pool: Pool = Pool()
+    tls: UpstreamTls = UpstreamTls()  # applies to its https:// targets
 
     @field_validator("targets")
     @classmethod
     def _targets(cls, targets: list[str]) -> list[str]:
         for target in targets:
             if not _TARGET.match(target):
-                raise ValueError(f"invalid target {target!r}: expected http://host:port or unix:/path")
-            if target.startswith("http://"):
-                host, _, port = target[7:].rstrip("/").rpartition(":")
+                raise ValueError(
+                    f"invalid target {target!r}: expected http://host:port, https://host:port or unix:/path"
+                )
+            if target.startswith(("http://", "https://")):
+                host, _, port = target.partition("://")[2].rstrip("/").rpartition(":")
                 if not host.strip("[]") and port.isdigit():
                     raise ValueError(f"invalid target {target!r}: no host")
                 if port.isdigit() and host and not 1 <= int(port) <= 65535:
@@ -208,6 +212,7 @@ class Route(Model):
 class GatewayConfig(Model):
     listen: str = "0.0.0.0:8080"
     admin: str | None = None
+    tls: ListenerTls | None = None  # the listener speaks HTTPS (docs/tls.md)
     limits: Limits = Limits()
     paths: Paths = Paths()
     access_log: AccessLog = AccessLog()

@@ -32,13 +32,19 @@ def reference_errors(config: GatewayConfig) -> Problems:
 
 
 def _listeners(config: GatewayConfig) -> Problems:
-
+    problems: Problems = []
+    if config.tls is not None and config.tls.redirect is not None:
+        redirect = parse_hostport(config.tls.redirect.listen)
+        if redirect[1] != 0 and redirect == parse_hostport(config.listen):
+            problems.append((("tls", "redirect", "listen"), "must differ from the TLS listener's address"))
     if config.admin is None:
-        return []
+        return problems
     (host, port), (admin_host, admin_port) = parse_hostport(config.listen), parse_hostport(config.admin)
     if port != 0 and port == admin_port and host in (admin_host, "0.0.0.0", "::"):
-        return [(("admin",), f"the same port as `listen` ({config.listen}): one of them could not bind")]
-    return []
+        problems.append(
+            (("admin",), f"the same port as `listen` ({config.listen}): one of them could not bind")
+        )
+    return problems
 
 
 def _upstreams(config: GatewayConfig) -> Problems:

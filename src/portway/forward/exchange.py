@@ -283,7 +283,13 @@ class Exchange:
                 log.exception("response hook failed for request %s", head.request_id)
         client = self.client
         data, self.chunk_out, keep = heads.response_head(
-            status, reason, headers, head, self.response_headers, head.keep_alive and not client.closing
+            status,
+            reason,
+            headers,
+            head,
+            self.response_headers,
+            head.keep_alive and not client.closing,
+            self.rules.response_headers,
         )
         self.keep_client = keep
         if status == 101:
@@ -429,5 +435,6 @@ class Exchange:
                     self.bytes_in,
                     self.client.bytes_out - self.out_start,
                     elapsed * 1000.0,
+                    self.client.tls_version,
                 )
             )

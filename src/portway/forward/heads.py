@@ -6,14 +6,15 @@ Request (to the upstream):
 - ``Host``: the target's, or the client's with ``preserve_host``;
 - every client header except those the gateway owns (:class:`~portway.forward.rules.ForwardingRules`)
   and those the client's own ``Connection`` names;
-- ``X-Forwarded-For`` (appended to a trusted proxy's), ``-Proto``, ``-Host``, ``X-Request-Id``; a
-  trusted proxy's ``X-Forwarded-Host``, ``-Port`` and ``-Prefix`` are passed on, anyone else's dropped;
+- ``X-Forwarded-For`` (appended to a trusted proxy's), ``-Proto`` (the listener's scheme, from the
+  rules), ``-Host``, ``X-Request-Id``; a trusted proxy's ``X-Forwarded-Host``, ``-Port`` and
+  ``-Prefix`` are passed on, anyone else's dropped;
 - the policies' headers (identity), then framing: ``Connection: upgrade`` for an upgrade,
   ``Transfer-Encoding: chunked`` or ``Content-Length`` as the client framed its body.
 
 Response (to the client):
 - hop-by-hop headers and those the upstream's ``Connection`` names are dropped, and the upstream's
-  ``X-Request-Id`` (the client gets the gateway's);
+  ``X-Request-Id`` (the client gets the gateway's); ``always`` headers are added (HSTS);
 - a body of unknown length is re-chunked for HTTP/1.1 clients and close-delimited for 1.0;
 - ``Connection: close`` when the client connection will not be kept.
 """
@@ -60,9 +61,9 @@ def request_head(
     trusted = (client_xff is not None or relayed is not None) and rules.is_trusted(head.client_ip)
     if trusted and client_xff is not None:
         xff = client_xff + b", " + ip
-        proto = client_proto if client_proto in (b"http", b"https") else b"http"
+        proto = client_proto if client_proto in (b"http", b"https") else rules.proto
     else:
-        xff, proto = ip, b"http"
+        xff, proto = ip, rules.proto
     parts += (b"x-forwarded-for: ", xff, b"\r\nx-forwarded-proto: ", proto, b"\r\n")
     if trusted and relayed is not None:
         for name, value in relayed.items():
@@ -89,6 +90,7 @@ def response_head(
     head: RequestHead,
     extra: list[tuple[bytes, bytes]],
     keep_alive: bool,
+    always: tuple[tuple[bytes, bytes], ...] = (),
 ) -> tuple[bytes, bool, bool]:
     """The client's response head for an upstream response; returns ``(head, chunk_out, keep)``:
     whether the body must be re-chunked, and whether the client connection can be kept."""
@@ -114,6 +116,8 @@ def response_head(
         parts = [parts[0], *_without(parts[1:], named)]
     parts += (b"x-request-id: ", head.request_id.encode(), b"\r\n")
     for name, value in extra:
+        parts += (name, b": ", value, b"\r\n")
+    for name, value in always:
         parts += (name, b": ", value, b"\r\n")
     if status == 101:
         parts += (b"connection: upgrade\r\nupgrade: ", upgrade, b"\r\n\r\n")

@@ -40,7 +40,14 @@ class ForwardingRules:
         trusted_proxies: Iterable[str],
         identity_headers: Iterable[str],
         secret_params: Iterable[str] = (),
+        *,
+        scheme: str = "http",
+        response_headers: Iterable[tuple[bytes, bytes]] = (),
     ) -> None:
+        # What the listener speaks (X-Forwarded-Proto), and headers every upstream response gets
+        # (Strict-Transport-Security on a TLS listener that asks for it).
+        self.proto = scheme.encode()
+        self.response_headers = tuple(response_headers)
         self.secret_params = frozenset(secret_params)
         # A query can only hold such a parameter if it holds its name, or a name spelled encoded.
         self._secret_markers = (*(p.encode() for p in self.secret_params), b"%", b"+")

@@ -29,6 +29,7 @@ from rich.console import Console
 
 from portway.config import ConfigError, GatewayConfig, load_config
 from portway.local import isolate, quickstart
+from portway.local.certs import LocalTls, ensure_local_tls
 from portway.local.logs import LogTail, follow, print_new
 from portway.local.rundir import RunDir, RunDirError, prepare
 from portway.local.seed import seed_once
@@ -52,6 +53,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--listen", metavar="HOST:PORT", help="override the config's listen address (HOST:PORT)"
+    )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS with a private CA and certificate made in the data directory (tls/)",
     )
     parser.add_argument(
         "--admin", metavar="HOST:PORT", help="override the config's admin address (loopback HOST:PORT)"
@@ -85,6 +91,13 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.listen:
         overrides["listen"] = args.listen
+    local_tls = None
+    if args.tls:
+        # A private CA kept with the data (so a trust store that imported it keeps working), and a
+        # gateway certificate for localhost, 127.0.0.1 and ::1 that it signs (keys 0600).
+        local_tls = ensure_local_tls(rundir.root / "tls")
+        certificate = {"cert": str(local_tls.cert), "key": str(local_tls.key)}
+        overrides["tls"] = {**(config.tls.model_dump() if config.tls else {}), "certificates": [certificate]}
     if args.admin:
         overrides["admin"] = args.admin
     try:
@@ -93,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"portway up: {exc}", file=sys.stderr)
         return 1
     _log_to(rundir.log("gateway"))
-    return asyncio.run(LocalSystem(config, rundir, args, started_at).main())
+    return asyncio.run(LocalSystem(config, rundir, args, started_at, local_tls).main())
 
 
 def _log_to(path: Path) -> None:
@@ -106,9 +119,16 @@ def _log_to(path: Path) -> None:
 
 class LocalSystem:
     def __init__(
-        self, config: GatewayConfig, rundir: RunDir, args: argparse.Namespace, started_at: float
+        self,
+        config: GatewayConfig,
+        rundir: RunDir,
+        args: argparse.Namespace,
+        started_at: float,
+        local_tls: LocalTls | None = None,
     ) -> None:
         self.config = config
+        self.local_tls = local_tls
+        self.scheme = "https" if config.tls is not None else "http"
         self.rundir = rundir
         self.follow_logs: bool = args.logs
         self.started_at = started_at
@@ -176,19 +196,24 @@ class LocalSystem:
         supervisor.on_rotation = self._rotation
         for replica in supervisor.replicas:  # one may have died between its health check and now
             self._rotation(replica.socket, replica.state is State.READY)
-        base = quickstart.base_url(running.address)
+        base = quickstart.base_url(running.address, self.scheme)
         admin = f", admin on http://{sock_address(running.admin.sockets[0])}" if running.admin else ""
         console.print(f"portway up: gateway on {base}{admin}  (the only TCP listener; Ctrl-C stops)")
         for result in await seed_once(self.config.services, self.rundir):
             state = "demo data" if result.ok else "[red]seed FAILED (runs again next start)[/red]"
             console.print(f"portway up: {result.service} {state}:")
             console.print(result.output, markup=False)
-        path = await quickstart.first_request(base, self.config)
+        ca = self.local_tls.ca if self.local_tls is not None else None
+        path = await quickstart.first_request(base, self.config, ca=ca)
         if path is not None:
             seconds = time.time() - self.started_at
             console.print(f"portway up: first request through the gateway (GET {path}) answered "
                           f"{seconds:.1f}s after {self.since}")  # fmt: skip
-        console.print("Try it:", *quickstart.curl_lines(base, self.config), sep="\n  ", markup=False)
+        lines = quickstart.curl_lines(base, self.config)
+        if ca is not None:
+            lines = [line.replace("curl -s ", f"curl -s --cacert {ca} ") for line in lines]
+            console.print(f"portway up: HTTPS with a private CA: curl --cacert {ca} {base}/", markup=False)
+        console.print("Try it:", *lines, sep="\n  ", markup=False)
 
     async def _view(self) -> None:
         if self.follow_logs:
@@ -196,7 +221,7 @@ class LocalSystem:
         elif self.console.is_terminal:
             assert self.running is not None
             counter = RequestCounter(self.rundir.log("access"))
-            title = f"portway up — {quickstart.base_url(self.running.address)}"
+            title = f"portway up — {quickstart.base_url(self.running.address, self.scheme)}"
             await StatusTable(self.supervisor, self.running, counter, self.logs, title).run(self.console)
         else:
             await report_changes(self.supervisor, self.console)

@@ -9,7 +9,9 @@ that allows GET, which proves the whole path (listener, route, upstream, unix so
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
+from pathlib import Path
 
 import httpx
 
@@ -19,12 +21,12 @@ from portway.config.models import GatewayConfig
 SHOP_PREFIXES = ("/api/auth/", "/api/products/", "/api/orders/")
 
 
-def base_url(address: str) -> str:
+def base_url(address: str, scheme: str = "http") -> str:
     host, _, port = address.rpartition(":")
     host = host.strip("[]")
     if host in ("0.0.0.0", "::", ""):
         host = "127.0.0.1"  # a wildcard listener is reached on loopback from this machine
-    return f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+    return f"{scheme}://{'[' + host + ']' if ':' in host else host}:{port}"
 
 
 def public_paths(config: GatewayConfig) -> list[str]:
@@ -39,13 +41,17 @@ def public_paths(config: GatewayConfig) -> list[str]:
     ]
 
 
-async def first_request(base: str, config: GatewayConfig, within: float = 10.0) -> str | None:
-    """The path of the first public route that answers 2xx through the gateway, or None."""
+async def first_request(
+    base: str, config: GatewayConfig, within: float = 10.0, ca: Path | None = None
+) -> str | None:
+    """The path of the first public route that answers 2xx through the gateway, or None; ``ca``
+    is the private CA to trust when the gateway serves HTTPS (``portway up --tls``)."""
     paths = public_paths(config)
     if not paths:
         return None
     deadline = time.monotonic() + within
-    async with httpx.AsyncClient(base_url=base, timeout=2.0) as client:
+    verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(ca)) if ca is not None else True
+    async with httpx.AsyncClient(base_url=base, timeout=2.0, verify=verify) as client:
         while time.monotonic() < deadline:
             for path in paths:
                 try:

@@ -54,6 +54,8 @@ _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 class HttpConnection(RequestReader):
     """One client connection; the :class:`~portway.contract.Responder` its handlers write through."""
 
+    tls_version = ""  # "TLSv1.3" on a TLS listener (set once per connection, by server.tls)
+
     def __init__(self, state: ServerState) -> None:
         super().__init__(state)
         self.client_ip = ""

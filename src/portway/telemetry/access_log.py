@@ -13,9 +13,9 @@ import threading
 import time
 from typing import IO
 
-Entry = tuple[float, str, str, str, str, str, str, int, int, int, float]
+Entry = tuple[float, str, str, str, str, str, str, int, int, int, float, str]
 FIELDS = ("time", "request_id", "client", "method", "path", "route", "upstream", "status",
-          "bytes_in", "bytes_out", "duration_ms")  # fmt: skip
+          "bytes_in", "bytes_out", "duration_ms", "tls")  # fmt: skip
 
 
 class AccessLog:
@@ -48,6 +48,8 @@ class AccessLog:
                 + f".{int(entry[0] % 1 * 1000):03d}Z"
             )
             record["duration_ms"] = round(entry[10], 3)
+            if not entry[11]:
+                del record["tls"]  # a plain-HTTP request: the line stays as it was
             lines.append(json.dumps(record, separators=(",", ":")))
         try:
             self._stream.write("\n".join(lines) + "\n")

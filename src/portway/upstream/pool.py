@@ -21,10 +21,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import ssl
 from collections import deque
 
 from portway.config.models import Pool as PoolConfig
-from portway.errors import ConnectError, ConnectTimeout, PoolTimeout
+from portway.errors import ConnectError, ConnectTimeout, PoolTimeout, TlsHandshakeError, TlsVerifyError
 from portway.sweeper import Sweeper
 from portway.upstream.connection import ResponseLimits, UpstreamConnection
 from portway.upstream.target import Target
@@ -105,14 +106,38 @@ class TargetPool:
             async with asyncio.timeout(self.connect_timeout):
                 if target.path is not None:
                     _, conn = await self.loop.create_unix_connection(protocol, target.path)
-                else:
+                elif target.tls is None:
                     _, conn = await self.loop.create_connection(
                         protocol, target.host or "127.0.0.1", target.port
+                    )
+                else:
+                    _, conn = await self.loop.create_connection(
+                        protocol,
+                        target.host or "127.0.0.1",
+                        target.port,
+                        ssl=target.tls,
+                        server_hostname=target.server_name,
                     )
         except TimeoutError:
             self.open -= 1
             self._mark_down()
             raise ConnectTimeout(f"connect to {target} timed out") from None
+        except ssl.SSLCertVerificationError as exc:
+            self.open -= 1
+            self._mark_down()
+            raise TlsVerifyError(f"{target}: certificate not verified: {exc.verify_message}") from None
+        except ssl.SSLError as exc:
+            self.open -= 1
+            self._mark_down()
+            raise TlsHandshakeError(f"{target}: TLS handshake failed: {exc.reason or exc}") from None
+        except (ConnectionResetError, ConnectionAbortedError, BrokenPipeError) as exc:
+            # A TCP connect is refused, never reset: this peer hung up during the TLS handshake
+            # (often: it wanted a client certificate we did not send, or did not trust ours).
+            self.open -= 1
+            self._mark_down()
+            if target.tls is None:
+                raise ConnectError(f"cannot connect to {target}: {exc.strerror or exc!r}") from None
+            raise TlsHandshakeError(f"{target}: closed during the TLS handshake ({exc!r})") from None
         except OSError as exc:
             self.open -= 1
             self._mark_down()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ssl
+
 from portway.config.models import Upstream as UpstreamConfig
 from portway.contract import RequestHead
 from portway.errors import NoHealthyTarget
@@ -14,14 +16,20 @@ from portway.upstream.target import Target
 
 class Upstream:
     def __init__(
-        self, name: str, config: UpstreamConfig, sweeper: Sweeper, limits: ResponseLimits | None = None
+        self,
+        name: str,
+        config: UpstreamConfig,
+        sweeper: Sweeper,
+        limits: ResponseLimits | None = None,
+        tls: ssl.SSLContext | None = None,  # for its https:// targets (server.tls.build_contexts)
     ) -> None:
         self.name = name
         self.config = config
         self.read_timeout = config.timeouts.read
         self.preserve_host = config.preserve_host
+        server_name, timeout = config.tls.server_name, config.timeouts.connect
         self.pools = [
-            TargetPool(Target.parse(t), config.pool, config.timeouts.connect, sweeper, limits)
+            TargetPool(Target.parse(t, tls, server_name), config.pool, timeout, sweeper, limits)
             for t in config.targets
         ]
         self.balancer: Balancer | None = BALANCERS[config.balance](self.pools) if self.pools else None
