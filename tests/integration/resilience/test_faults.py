@@ -94,7 +94,9 @@ async def test_all_targets_down_every_request_is_a_fast_503_with_retry_after() -
             assert int(response.headers["retry-after"]) >= 1
         assert sum(p.failures for p in pools) == 0  # not one connect was tried for them
         assert sum(p.open for p in pools) == opened == 0
-    assert max(timings) < 0.05 and sum(timings) < 1.0
+    timings.sort()
+    # Milliseconds each (p95), with room for a loaded CI machine's worst single request.
+    assert timings[47] < 0.02 and timings[-1] < 0.25 and sum(timings) < 1.0, timings
 
 
 async def test_half_random_503s_with_retries_stay_within_the_budget() -> None:
