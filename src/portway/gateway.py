@@ -9,10 +9,12 @@ connections as those requests finish (:meth:`retire`).
 
 from __future__ import annotations
 
-from portway.config.models import GatewayConfig
+from portway.config.models import GatewayConfig, Route
+from portway.config.resilience import merge_retries
 from portway.contract import Answer, Decision, RequestHead, Responder
 from portway.errors import ClientError
 from portway.forward.exchange import Exchange
+from portway.forward.retry import RetryPolicy
 from portway.forward.route import RouteRuntime
 from portway.forward.rules import ForwardingRules
 from portway.policies.chain import SharedPolicyState, build_chain
@@ -56,8 +58,9 @@ class Gateway:
         self._routes: dict[tuple[str, bytes, str | None], tuple[str, Match[RouteRuntime]]] = {}
         limits = ResponseLimits(config.limits.max_response_header_bytes, config.limits.max_response_headers)
         tls = tls if tls is not None else build_contexts(config, source)
-        self.upstreams = {
-            name: Upstream(name, up, sweeper, limits, tls.upstreams.get(name))
+        before = previous.upstreams if previous is not None else {}
+        self.upstreams: dict[str, Upstream] = {
+            name: Upstream(name, up, sweeper, limits, tls.upstreams.get(name), before.get(name))
             for name, up in config.upstreams.items()
         }
         inherited = previous.policy_state if previous is not None else None
@@ -85,6 +88,7 @@ class Gateway:
                     route.max_body,
                     build_chain(index, route, config, self.policy_state, source),
                     self.metrics.for_route(route.display_name),
+                    self._retry_policy(route),
                 ),
                 methods=frozenset(route.methods) if route.methods else None,
                 host=route.host,
@@ -94,6 +98,19 @@ class Gateway:
         )
         shortest = min((u.timeouts.read for u in config.upstreams.values()), default=30.0)
         sweeper.fit(min(shortest, min((u.timeouts.connect for u in config.upstreams.values()), default=2.0)))
+
+    def _retry_policy(self, route: Route) -> RetryPolicy | None:
+        upstream = self.upstreams[route.upstream]
+        retries = merge_retries(upstream.config.retries, route.retries)
+        if retries is None and route.timeout is None:
+            return None
+        budget = upstream.budget_for(retries.budget) if retries is not None else None
+        return RetryPolicy.build(retries, budget, route.timeout)
+
+    def start(self) -> None:
+        """Start background work (active health checks); needs the running loop."""
+        for upstream in self.upstreams.values():
+            upstream.start()
 
     def handle(self, head: RequestHead, responder: Responder) -> Decision:
         target = head.target
@@ -180,6 +197,7 @@ class Gateway:
         return {
             "routes": [r.display_name for r in self.config.routes],
             "upstreams": {name: upstream.snapshot() for name, upstream in self.upstreams.items()},
+            "upstream_state": {name: upstream.summary() for name, upstream in self.upstreams.items()},
         }
 
     def retire(self) -> None:

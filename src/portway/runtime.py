@@ -99,11 +99,12 @@ class RunningServer:
             self.tls.config = config.tls
             self.tls.install(contexts.listener)
         old = self.gateway
+        old.retire()  # stops its health checks before the new gateway's start
+        new.start()
         self.state.app = new
         self.state.limits = config.limits
         self.config = config
         self.reloads += 1
-        old.retire()
         if not new.policy_state.store_inherited:
             spawn(self._close_later(old), name="close the old rate-limit store")
         log.info("config reloaded (%d routes, %d upstreams)", len(config.routes), len(config.upstreams))
@@ -163,6 +164,7 @@ async def start(
         access_log = AccessLog(config.access_log.path, config.access_log.flush_interval)
     gateway = Gateway(config, sweeper, access_log, source=source, tls=contexts)
     spawn(gateway.policy_state.warm_up(), name="policy warm-up")
+    gateway.start()
     state = ServerState(gateway, config.limits, sweeper)
     if sock is None:
         sock = bind_tcp(config.listen, reuse_port=reuse_port)

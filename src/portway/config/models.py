@@ -15,6 +15,7 @@ from pydantic import Field, field_validator, model_validator
 from portway.config.hostport import parse_hostport
 from portway.config.local import ServiceConfig
 from portway.config.models_base import Model
+from portway.config.resilience import Breaker, HealthCheck, Outlier, Retries, RouteRetries
 from portway.config.security import (
     AuthConfig,
     CidrList,
@@ -98,6 +99,12 @@ class Upstream(Model):
     timeouts: Timeouts = Timeouts()
     pool: Pool = Pool()
     tls: UpstreamTls = UpstreamTls()  # applies to its https:// targets
+    # Resilience (config/resilience.py, docs/resilience.md): all off unless set.
+    health: HealthCheck | None = None
+    outlier: Outlier | None = None
+    breaker: Breaker | None = None
+    retries: Retries | None = None
+    max_concurrent: int | None = Field(default=None, ge=1)  # requests in flight; beyond: a fast 503
 
     @field_validator("targets")
     @classmethod
@@ -143,6 +150,8 @@ class Route(Model):
     rate_limit: RateLimitRule | Annotated[list[RateLimitRule], Field(min_length=1)] | None = None
     cors: CorsConfig | Literal[False] | None = None  # None: the gateway-wide `cors`, False: off
     ip: IpRules | None = None
+    retries: RouteRetries | None = None  # overrides the upstream's keys it sets; false: none
+    timeout: Duration | None = Field(default=None, gt=0)  # total deadline over every attempt
 
     @field_validator("path", "rewrite")
     @classmethod

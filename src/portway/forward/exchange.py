@@ -9,12 +9,16 @@ side's buffer is full. Only awaiting a policy's I/O or a new upstream connection
 Rules:
 - The :class:`Phase` moves only along :data:`TRANSITIONS`.
 - What reached the upstream decides a retry (:mod:`portway.forward.retry`): nothing sent → another
-  target while one is left; sent → replayed only when idempotent, bodiless and unanswered.
+  target while one is left; sent → replayed only when idempotent, bodiless and unanswered, or as
+  the route's ``retries:`` allow (:mod:`portway.forward.attempts`). A status worth a retry is held
+  back: its answer is discarded before any byte of it reached the client.
+- Passive health hears each answer only when the pool is ``observing`` (outlier or breaker set).
 - The exchange is given what it needs (route, forwarding rules, access log), never the gateway.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable
@@ -27,6 +31,7 @@ from portway.errors import (
     UpstreamProtocolError,
 )
 from portway.forward import heads
+from portway.forward.attempts import Attempts, Discard
 from portway.forward.phases import TRANSITIONS, Phase
 from portway.forward.retry import may_replay, may_try_another
 from portway.forward.route import RouteRuntime
@@ -48,10 +53,10 @@ _POLICIES, _CONNECTING, _FORWARDING, _RESPONDING, _TUNNEL, _DONE = Phase
 class Exchange:
     # fmt: off
     __slots__ = (
-        "_client_ip", "access_log", "bytes_in", "chunk_out", "client", "client_held", "client_path",
-        "head", "head_out", "identity", "keep_client", "out_start", "path", "pending", "phase", "pool",
-        "query", "replays", "request_done", "response_headers", "route", "rules", "status", "up",
-        "up_read_paused", "upstream_headers",
+        "_client_ip", "access_log", "attempts", "bytes_in", "chunk_out", "client", "client_held",
+        "client_path", "counted", "head", "head_out", "identity", "keep_client", "out_start", "path",
+        "pending", "phase", "pool", "query", "replays", "request_done", "response_headers", "route",
+        "rules", "status", "up", "up_read_paused", "upstream_headers",
     )
     # fmt: on
 
@@ -92,6 +97,8 @@ class Exchange:
         self.upstream_headers: list[tuple[bytes, bytes]] = []
         self.response_headers: list[tuple[bytes, bytes]] = []
         self._client_ip: str | None = None
+        self.attempts = None if route.retry is None else Attempts(route.retry, head.has_body)
+        self.counted = False  # in the upstream's `in_flight` (max_concurrent)
 
     def __repr__(self) -> str:
         return f"<Exchange {self.head.method} {self.path} id={self.head.request_id} {self.phase.name}>"
@@ -156,8 +163,17 @@ class Exchange:
 
     # -- connecting ------------------------------------------------------------------------------
     def _forward(self) -> None:
+        upstream = self.route.upstream
+        if upstream.max_concurrent:
+            if upstream.in_flight >= upstream.max_concurrent:
+                self._fail(upstream.busy_error())
+                return
+            upstream.in_flight += 1
+            self.counted = True
+        if self.attempts is not None:
+            self.attempts.begin()
         try:
-            pool = self.route.upstream.pick(self.head)
+            pool = upstream.pick(self.head)
         except UpstreamError as exc:
             self._fail(exc)
             return
@@ -170,9 +186,14 @@ class Exchange:
         self._hold_client()
         spawn(self._acquire(pool), name=f"acquire {pool.target}")
 
-    async def _acquire(self, pool: TargetPool) -> None:
+    async def _acquire(self, pool: TargetPool, delay: float = 0.0) -> None:
+        if delay:
+            await asyncio.sleep(delay)  # a retry's backoff
+            if self.phase is _DONE:
+                return
         upstream = self.route.upstream
         tries = len(upstream.pools)
+        failed: list[TargetPool] = []
         while True:
             try:
                 up = await pool.acquire()
@@ -184,8 +205,9 @@ class Exchange:
                         self._fail(exc)
                     return
                 log.warning("upstream %s: %s; trying another target", upstream.name, exc)
+                failed.append(pool)
                 try:
-                    pool = upstream.pick(self.head)
+                    pool = upstream.pick_other(self.head, failed)
                 except UpstreamError as no_target:
                     self._fail(no_target)
                     return
@@ -200,7 +222,11 @@ class Exchange:
         self.up = up
         head = self.head
         upstream = self.route.upstream
-        up.begin(self, head.method == "HEAD", upstream.read_timeout)
+        attempts = self.attempts
+        timeout = upstream.read_timeout
+        if attempts is not None:
+            timeout = attempts.timeout(timeout, head.start)
+        up.begin(self, head.method == "HEAD", timeout)
         pool = self.pool
         assert pool is not None
         host = head.host if upstream.preserve_host and head.host else pool.target.host_header
@@ -231,6 +257,8 @@ class Exchange:
         if limit is not None and self.bytes_in > limit:
             self._abort_request(ClientError(413, f"request body larger than {limit} bytes"))
             return
+        if self.attempts is not None:
+            self.attempts.keep(data)
         up = self.up
         if up is None:
             if self.pending is None:
@@ -272,6 +300,16 @@ class Exchange:
     # -- response (upstream → here → client) -----------------------------------------------------
     def on_response_head(self, status: int, reason: bytes, headers: list[tuple[bytes, bytes]]) -> None:
         head = self.head
+        pool = self.pool
+        if pool is not None and pool.observing:
+            pool.outcome(status >= 500)
+        attempts = self.attempts
+        if attempts is not None and status in attempts.policy.statuses and attempts.may_retry(head, status):
+            up, self.up = self.up, None
+            assert up is not None
+            up.divert(Discard(self._retry))  # read to its end (the connection may be reused), then retry
+            self._hold_client()
+            return
         self.status = status
         if status == 101 and not head.upgrade:
             self._fail(UpstreamProtocolError("upstream switched protocols unasked"))
@@ -372,6 +410,12 @@ class Exchange:
             self._complete(self.status)
             self.client.close()
             return
+        pool = self.pool
+        if pool is not None and pool.observing:
+            pool.outcome(True)
+        if phase is _FORWARDING and self.attempts is not None and self.attempts.may_retry(self.head, error):
+            self._retry()
+            return
         if phase is _FORWARDING and may_replay(
             error, self.head, self.replays, len(self.route.upstream.pools)
         ):
@@ -387,6 +431,23 @@ class Exchange:
             spawn(self._acquire(self.pool), name=f"replay on {self.pool.target}")
             return
         self._fail(error)
+
+    def _retry(self) -> None:
+        """Send the request again, to another target when there is one, after a backoff."""
+        attempts = self.attempts
+        if self.phase is _DONE or attempts is None:
+            return
+        if self.pool is not None:
+            attempts.tried.append(self.pool)
+        try:
+            self.pool = pool = self.route.upstream.pick_other(self.head, attempts.tried)
+        except UpstreamError as exc:
+            self._fail(exc)
+            return
+        self.pending = attempts.body()
+        self._enter(_CONNECTING)
+        self._hold_client()
+        spawn(self._acquire(pool, attempts.delay()), name=f"retry on {pool.target}")
 
     def _abort_request(self, error: ClientError) -> None:
         up, self.up = self.up, None
@@ -416,6 +477,8 @@ class Exchange:
 
     def _complete(self, status: int) -> None:
         self._enter(_DONE)
+        if self.counted:
+            self.route.upstream.in_flight -= 1
         self.status = status
         head = self.head
         elapsed = time.perf_counter() - head.start

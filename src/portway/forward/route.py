@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from portway.forward.retry import RetryPolicy
 from portway.policies.chain import Chain
 from portway.telemetry.metrics import RouteStats
 from portway.upstream import Upstream
@@ -16,3 +17,4 @@ class RouteRuntime:
     max_body: int | None
     chain: Chain
     stats: RouteStats
+    retry: RetryPolicy | None = None  # retries and the total deadline (forward/attempts.py)

@@ -1,7 +1,8 @@
 """Choosing a target for a request: round robin, least connections, consistent hash.
 
-Each balancer skips targets marked down (passive health) while at least one is up; when all are
-down it still picks one, since refusing outright would turn a brief blip into an outage.
+Each balancer skips targets that are not ``available`` (upstream/health.py, breaker.py) and returns
+``None`` when none is: the upstream then decides between panic mode and a fast 503 (upstream.py).
+``available`` is one float comparison, so a healthy upstream pays nothing for health.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from portway.upstream.pool import TargetPool
 
 
 class Balancer(Protocol):
-    def pick(self, key: bytes | None) -> TargetPool: ...
+    def pick(self, key: bytes | None) -> TargetPool | None: ...
 
 
 class RoundRobin:
@@ -23,7 +24,7 @@ class RoundRobin:
         self.pools = list(pools)
         self._next = 0
 
-    def pick(self, key: bytes | None) -> TargetPool:
+    def pick(self, key: bytes | None) -> TargetPool | None:
         pools = self.pools
         count = len(pools)
         for _ in range(count):
@@ -31,7 +32,7 @@ class RoundRobin:
             self._next += 1
             if pool.available:
                 return pool
-        return pools[self._next % count]
+        return None
 
 
 class LeastConn:
@@ -45,7 +46,7 @@ class LeastConn:
         self.pools = list(pools)
         self._next = 0
 
-    def pick(self, key: bytes | None) -> TargetPool:
+    def pick(self, key: bytes | None) -> TargetPool | None:
         pools = self.pools
         count = len(pools)
         start = self._next
@@ -57,7 +58,7 @@ class LeastConn:
             if pool.available and (best is None or pool.busy < best.busy):
                 best, best_index = pool, index
         self._next = best_index + 1
-        return best if best is not None else pools[best_index]
+        return best
 
 
 class ConsistentHash:
@@ -76,7 +77,7 @@ class ConsistentHash:
         self._owners = [index for _, index in ring]
         self._fallback = RoundRobin(pools)
 
-    def pick(self, key: bytes | None) -> TargetPool:
+    def pick(self, key: bytes | None) -> TargetPool | None:
         if key is None:
             return self._fallback.pick(None)
         start = bisect.bisect(self._points, _hash(key)) % len(self._points)
@@ -85,7 +86,7 @@ class ConsistentHash:
             pool = self.pools[self._owners[(start + step) % len(self._points)]]
             if pool.available:
                 return pool
-        return self.pools[self._owners[start]]
+        return None
 
 
 def _hash(data: bytes) -> int:

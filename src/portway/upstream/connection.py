@@ -141,6 +141,10 @@ class UpstreamConnection(asyncio.Protocol):
         if self.state is _ACTIVE:
             self.deadline = self.loop.time() + self._read_timeout
 
+    def divert(self, sink: ResponseSink) -> None:
+        """The rest of this response goes to ``sink`` (an exchange retrying discards it)."""
+        self.sink = sink
+
     def detach(self) -> None:
         """The client went away mid-exchange: this connection's state is unknown, drop it."""
         self.sink = None

@@ -7,19 +7,25 @@ Rules:
 - A connection comes back through ``release()`` only when its last exchange ended cleanly;
   ``forget()`` drops it from the books whatever its state. Idle connections expire after
   ``idle_timeout`` (the sweeper closes them).
-- A failed connect marks the target down for a short backoff, so balancers skip it while other
-  targets are up (passive health). Connect faults say nothing was sent: :class:`ConnectError`,
+- The target's :class:`~portway.upstream.health.TargetHealth` (and optional
+  :class:`~portway.upstream.breaker.CircuitBreaker`) decide ``available``: the pool feeds them what
+  it sees (connects), the exchange what it hears (answers), the prober its checks, the supervisor
+  its hold. After each event ``blocked_until`` is recomputed, so ``available`` stays one float
+  comparison on the hot path. Connect faults say nothing was sent: :class:`ConnectError`,
   :class:`ConnectTimeout` (a blackholed target), :class:`PoolTimeout` (every connection busy).
 - The pool is the connections' :class:`~portway.upstream.connection.Owner`: it alone keeps the
   counts (``open``, ``busy``, ``idle``); ``snapshot()`` is what the admin API reads.
 - ``mark_down()`` takes the target out of rotation until ``mark_up()``, whatever connects succeed
   meanwhile: a supervisor that knows the process is dead or still starting (``portway up``) says so.
+- ``outcome(failed)`` is called by the exchange only when ``observing`` (an outlier or breaker
+  config): with neither, answers cost the pool nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import socket
 import ssl
 from collections import deque
@@ -27,10 +33,11 @@ from collections import deque
 from portway.config.models import Pool as PoolConfig
 from portway.errors import ConnectError, ConnectTimeout, PoolTimeout, TlsHandshakeError, TlsVerifyError
 from portway.sweeper import Sweeper
+from portway.upstream import breaker as circuit
+from portway.upstream.breaker import CircuitBreaker
 from portway.upstream.connection import ResponseLimits, UpstreamConnection
+from portway.upstream.health import Event, Health, TargetHealth
 from portway.upstream.target import Target
-
-_DOWN_BACKOFF = (0.5, 1.0, 2.0, 5.0)
 
 
 class TargetPool:
@@ -41,6 +48,8 @@ class TargetPool:
         connect_timeout: float,
         sweeper: Sweeper,
         limits: ResponseLimits | None = None,
+        health: TargetHealth | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self.target = target
         self.limits = limits or ResponseLimits()
@@ -51,10 +60,12 @@ class TargetPool:
         self.idle: list[UpstreamConnection] = []
         self.open = 0  # connecting + busy + idle
         self.busy = 0
-        self.down_until = 0.0
-        self.failures = 0
+        self.health = health if health is not None else TargetHealth(target.address)
+        self.breaker = breaker
+        self.observing = breaker is not None or self.health.outlier is not None
+        self.blocked_until = 0.0  # balancers skip the target until then (inf: until an event)
+        self.hard = False  # blocked for a reason panic mode must respect (checks, hold, breaker)
         self.retired = False
-        self.held_down = False  # set by whoever supervises the target's process
         self._waiters: deque[asyncio.Future[UpstreamConnection]] = deque()
 
     def __repr__(self) -> str:
@@ -62,7 +73,58 @@ class TargetPool:
 
     @property
     def available(self) -> bool:
-        return not self.held_down and self.down_until <= self.loop.time()
+        blocked = self.blocked_until
+        return blocked == 0.0 or blocked <= self.loop.time()
+
+    @property
+    def failures(self) -> int:
+        """Consecutive failed connects."""
+        return self.health.connect_failures
+
+    @property
+    def held_down(self) -> bool:
+        return self.health.state is Health.HELD
+
+    # -- what the target's health and breaker hear -----------------------------------------------
+    def event(self, event: Event) -> None:
+        self.health.step(event, self.loop.time())
+        self._recompute()
+
+    def outcome(self, failed: bool) -> None:
+        """An answer (or its absence) from this target: a 5xx, a timeout or a reset is a failure."""
+        now = self.loop.time()
+        self.health.step(Event.FAILURE if failed else Event.SUCCESS, now)
+        breaker = self.breaker
+        if breaker is not None:
+            breaker.step(circuit.Event.FAILURE if failed else circuit.Event.SUCCESS, now)
+        self._recompute()
+
+    def admit(self) -> None:
+        """A balancer picked this target: a half-open breaker counts its probes."""
+        breaker = self.breaker
+        if breaker is not None and breaker.state is not circuit.Circuit.CLOSED:
+            breaker.step(circuit.Event.ADMIT, self.loop.time())
+            self._recompute()
+
+    def _recompute(self) -> None:
+        health = self.health
+        blocked = health.blocked_until
+        hard = health.hard
+        breaker = self.breaker
+        if breaker is not None:
+            until = breaker.blocked_until
+            if until > self.loop.time():
+                hard = True
+                blocked = max(blocked, until)
+        self.blocked_until = blocked
+        self.hard = hard
+
+    def retry_in(self, now: float) -> float:
+        """Seconds until this target may be back (for ``Retry-After``); inf when unknown."""
+        if self.blocked_until == math.inf:
+            check = self.health.check
+            return check.interval * check.healthy if check is not None else math.inf
+        return max(self.blocked_until - now, 0.0)
 
     def acquire_nowait(self) -> UpstreamConnection | None:
         idle = self.idle
@@ -120,33 +182,33 @@ class TargetPool:
                     )
         except TimeoutError:
             self.open -= 1
-            self._mark_down()
+            self._connect_failed()
             raise ConnectTimeout(f"connect to {target} timed out") from None
         except ssl.SSLCertVerificationError as exc:
             self.open -= 1
-            self._mark_down()
+            self._connect_failed()
             raise TlsVerifyError(f"{target}: certificate not verified: {exc.verify_message}") from None
         except ssl.SSLError as exc:
             self.open -= 1
-            self._mark_down()
+            self._connect_failed()
             raise TlsHandshakeError(f"{target}: TLS handshake failed: {exc.reason or exc}") from None
         except (ConnectionResetError, ConnectionAbortedError, BrokenPipeError) as exc:
             # A TCP connect is refused, never reset: this peer hung up during the TLS handshake
             # (often: it wanted a client certificate we did not send, or did not trust ours).
             self.open -= 1
-            self._mark_down()
+            self._connect_failed()
             if target.tls is None:
                 raise ConnectError(f"cannot connect to {target}: {exc.strerror or exc!r}") from None
             raise TlsHandshakeError(f"{target}: closed during the TLS handshake ({exc!r})") from None
         except OSError as exc:
             self.open -= 1
-            self._mark_down()
+            self._connect_failed()
             raise ConnectError(f"cannot connect to {target}: {exc.strerror or exc}") from None
         sock = conn.transport.get_extra_info("socket") if conn.transport is not None else None
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.failures = 0
-        self.down_until = 0.0
+        if self.health.connect_failures or self.blocked_until:
+            self.event(Event.CONNECT_OK)
         self.busy += 1
         conn.claim()
         self.sweeper.timed.add(conn)
@@ -176,20 +238,22 @@ class TargetPool:
             self.idle.remove(conn)
         self.open -= 1
 
-    def _mark_down(self) -> None:
-        self.down_until = self.loop.time() + _DOWN_BACKOFF[min(self.failures, len(_DOWN_BACKOFF) - 1)]
-        self.failures += 1
+    def _connect_failed(self) -> None:
+        self.event(Event.CONNECT_FAILURE)
+        if self.breaker is not None:
+            self.breaker.step(circuit.Event.FAILURE, self.loop.time())
+            self._recompute()
 
     def mark_down(self) -> None:
-        self.held_down = True
+        self.event(Event.HOLD)
 
     def mark_up(self) -> None:
-        self.held_down = False
-        self.failures = 0
-        self.down_until = 0.0
+        if self.held_down:
+            self.event(Event.RELEASE)
 
     def snapshot(self) -> dict[str, object]:
-        return {
+        now = self.loop.time()
+        out: dict[str, object] = {
             "target": self.target.address,
             "open": self.open,
             "busy": self.busy,
@@ -197,7 +261,11 @@ class TargetPool:
             "up": self.available,
             "held_down": self.held_down,
             "failures": self.failures,
+            "health": self.health.snapshot(now),
         }
+        if self.breaker is not None:
+            out["breaker"] = self.breaker.snapshot(now)
+        return out
 
     def retire(self) -> None:
         """The config was reloaded: close idle connections now, busy ones when they are released."""

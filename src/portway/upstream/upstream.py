@@ -1,17 +1,47 @@
-"""An upstream: its targets' pools, the balancer over them and the timeouts that apply."""
+"""An upstream: its targets' pools, the balancer over them and the timeouts that apply.
+
+Rules:
+- ``pick()`` asks the balancer for an available target. When none is, targets that are out only
+  softly (a failed connect, an outlier ejection) are still used in turn (panic mode); when every
+  target is out hard (failing checks, held by the supervisor, an open breaker) the request is
+  refused at once with a 503 and ``Retry-After``: no connect is tried.
+- ``max_concurrent`` bounds the requests in flight to the whole upstream; past it a fast 503, not a
+  queue (the exchange counts with ``enter``/``leave``).
+- On reload, each target that survives (same address) inherits its health and breaker state from
+  the previous gateway's upstream of the same name; its pool (connections) is new.
+- Active health checks (``health:``) run as one background task per target, started by
+  :meth:`start` and cancelled by :meth:`retire`: never on the request path.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import math
 import ssl
 
 from portway.config.models import Upstream as UpstreamConfig
+from portway.config.resilience import RetryBudget as BudgetConfig
 from portway.contract import RequestHead
 from portway.errors import NoHealthyTarget
 from portway.sweeper import Sweeper
+from portway.tasks import spawn
 from portway.upstream.balancer import BALANCERS, Balancer
+from portway.upstream.breaker import CircuitBreaker
+from portway.upstream.budget import RetryBudget
 from portway.upstream.connection import ResponseLimits
+from portway.upstream.health import TargetHealth
 from portway.upstream.pool import TargetPool
+from portway.upstream.probe import probe_forever
 from portway.upstream.target import Target
+
+
+class TargetsUnavailable(NoHealthyTarget):
+    """Every target is out of rotation (or the upstream is at ``max_concurrent``): a fast 503."""
+
+    def __init__(self, detail: str, retry_after: float) -> None:
+        super().__init__(detail)
+        seconds = 1 if math.isinf(retry_after) else min(max(math.ceil(retry_after), 1), 60)
+        self.headers = [(b"retry-after", str(seconds).encode())]
 
 
 class Upstream:
@@ -22,37 +52,123 @@ class Upstream:
         sweeper: Sweeper,
         limits: ResponseLimits | None = None,
         tls: ssl.SSLContext | None = None,  # for its https:// targets (server.tls.build_contexts)
+        previous: Upstream | None = None,
     ) -> None:
         self.name = name
         self.config = config
+        self.loop = sweeper.loop
         self.read_timeout = config.timeouts.read
         self.preserve_host = config.preserve_host
+        self.max_concurrent = config.max_concurrent or 0
+        self.in_flight = 0
+        inherited = {pool.target.address: pool for pool in previous.pools} if previous is not None else {}
+        peers: list[TargetHealth] = []
+        self.pools: list[TargetPool] = []
         server_name, timeout = config.tls.server_name, config.timeouts.connect
-        self.pools = [
-            TargetPool(Target.parse(t, tls, server_name), config.pool, timeout, sweeper, limits)
-            for t in config.targets
-        ]
+        for address in config.targets:
+            health = TargetHealth(address, config.outlier, config.health, peers)
+            breaker = CircuitBreaker(config.breaker) if config.breaker is not None else None
+            old = inherited.get(address)
+            if old is not None:
+                health.inherit(old.health)
+                if breaker is not None and old.breaker is not None:
+                    breaker.inherit(old.breaker)
+            pool = TargetPool(
+                Target.parse(address, tls, server_name),
+                config.pool,
+                timeout,
+                sweeper,
+                limits,
+                health,
+                breaker,
+            )
+            pool._recompute()
+            self.pools.append(pool)
         self.balancer: Balancer | None = BALANCERS[config.balance](self.pools) if self.pools else None
+        self.gated = config.breaker is not None  # a half-open breaker counts the requests let through
+        self.budget: RetryBudget | None = None
+        if config.retries is not None:
+            self.budget = RetryBudget(config.retries.budget)
         hashing = config.balance == "hash"
         self._hash_ip = hashing and config.hash_on == "ip"
         self._hash_header = config.hash_on[7:].lower().encode() if hashing and not self._hash_ip else None
+        self._panic = 0
+        self._probes: list[asyncio.Task[None]] = []
 
     def __repr__(self) -> str:
         return f"<Upstream {self.name} {self.config.balance} targets={len(self.pools)}>"
+
+    def budget_for(self, config: BudgetConfig) -> RetryBudget:
+        """The upstream's retry budget (a route's own retries share it when the upstream has one)."""
+        if self.budget is None:
+            self.budget = RetryBudget(config)
+        return self.budget
 
     def pick(self, head: RequestHead) -> TargetPool:
         balancer = self.balancer
         if balancer is None:
             raise NoHealthyTarget(f"upstream {self.name} has no targets")
         if self._hash_ip:
-            return balancer.pick(head.client_ip.encode())
-        if self._hash_header is not None:
-            return balancer.pick(head.header(self._hash_header))
-        return balancer.pick(None)
+            pool = balancer.pick(head.client_ip.encode())
+        elif self._hash_header is not None:
+            pool = balancer.pick(head.header(self._hash_header))
+        else:
+            pool = balancer.pick(None)
+        if pool is None:
+            pool = self._panic_pick()
+        if self.gated:
+            pool.admit()
+        return pool
+
+    def pick_other(self, head: RequestHead, tried: list[TargetPool]) -> TargetPool:
+        """A target for a retry: an available one not tried yet when there is one."""
+        pool = self.pick(head)
+        if pool not in tried:
+            return pool
+        for other in self.pools:
+            if other not in tried and other.available:
+                if self.gated:
+                    other.admit()
+                return other
+        return pool
+
+    def _panic_pick(self) -> TargetPool:
+        pools = self.pools
+        count = len(pools)
+        for _ in range(count):
+            pool = pools[self._panic % count]
+            self._panic += 1
+            if not pool.hard:
+                return pool
+        now = self.loop.time()
+        raise TargetsUnavailable(
+            f"upstream {self.name}: all {count} targets are out of rotation",
+            min(pool.retry_in(now) for pool in pools),
+        )
+
+    def busy_error(self) -> TargetsUnavailable:
+        return TargetsUnavailable(f"upstream {self.name}: {self.max_concurrent} requests in flight", 1.0)
+
+    def start(self) -> None:
+        """Start the active health checks (needs a running loop)."""
+        check = self.config.health
+        if check is None or self._probes:
+            return
+        for pool in self.pools:
+            self._probes.append(spawn(probe_forever(pool, check), name=f"health {self.name} {pool.target}"))
 
     def snapshot(self) -> list[dict[str, object]]:
         return [pool.snapshot() for pool in self.pools]
 
+    def summary(self) -> dict[str, object]:
+        out: dict[str, object] = {"in_flight": self.in_flight}
+        if self.budget is not None:
+            out["retry_budget"] = self.budget.snapshot(self.loop.time())
+        return out
+
     def retire(self) -> None:
+        for task in self._probes:
+            task.cancel()
+        self._probes.clear()
         for pool in self.pools:
             pool.retire()

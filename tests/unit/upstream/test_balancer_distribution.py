@@ -36,12 +36,29 @@ def test_every_balancer_skips_down_targets_while_one_is_up(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(BALANCERS))
-def test_every_balancer_still_picks_when_all_are_down(name: str) -> None:
+def test_every_balancer_says_none_when_all_are_down(name: str) -> None:
+    """The upstream then decides: panic mode over soft-down targets, or a fast 503 (upstream.py)."""
     targets = pools(2)
     for pool in targets:
         pool.available = False
     balancer = BALANCERS[name](targets)  # type: ignore[arg-type]
-    assert balancer.pick(b"key") in targets
+    assert balancer.pick(b"key") is None
+    assert balancer.pick(None) is None
+
+
+def test_the_hash_ring_moves_only_the_keys_of_an_ejected_target() -> None:
+    targets = pools(4)
+    balancer = ConsistentHash(targets)  # type: ignore[arg-type]
+    keys = [f"user-{i}".encode() for i in range(2000)]
+    before = {key: balancer.pick(key) for key in keys}
+    targets[1].available = False
+    after = {key: balancer.pick(key) for key in keys}
+    moved = [key for key in keys if after[key] is not before[key]]
+    assert moved and all(before[key] is targets[1] for key in moved)
+    assert all(after[key] is not targets[1] for key in keys)
+    assert len(moved) == sum(1 for key in keys if before[key] is targets[1])
+    targets[1].available = True
+    assert {key: balancer.pick(key) for key in keys} == before  # and they come back
 
 
 def test_round_robin_cycles() -> None:
