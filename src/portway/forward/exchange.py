@@ -18,7 +18,6 @@ Rules:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable
@@ -32,8 +31,9 @@ from portway.errors import (
 )
 from portway.forward import heads
 from portway.forward.attempts import Attempts, Discard
+from portway.forward.connecting import Connecting
 from portway.forward.phases import TRANSITIONS, Phase
-from portway.forward.retry import may_replay, may_try_another
+from portway.forward.retry import may_replay
 from portway.forward.route import RouteRuntime
 from portway.forward.rules import ForwardingRules
 from portway.policies.base import Denial, Identity
@@ -50,13 +50,11 @@ log = logging.getLogger("portway.proxy")
 _POLICIES, _CONNECTING, _FORWARDING, _RESPONDING, _TUNNEL, _DONE = Phase
 
 
-class Exchange:
+class Exchange(Connecting):
     # fmt: off
     __slots__ = (
-        "_client_ip", "access_log", "attempts", "bytes_in", "chunk_out", "client", "client_held",
-        "client_path", "counted", "head", "head_out", "identity", "keep_client", "out_start", "path",
-        "pending", "phase", "pool", "query", "replays", "request_done", "response_headers", "route",
-        "rules", "status", "up", "up_read_paused", "upstream_headers",
+        "_client_ip", "access_log", "bytes_in", "chunk_out", "client_path", "head_out", "identity",
+        "keep_client", "out_start", "response_headers", "status", "up_read_paused",
     )
     # fmt: on
 
@@ -160,93 +158,6 @@ class Exchange:
         if self.head.has_body and not self.client_held:
             self.client.hold_reading()
             self.client_held = True
-
-    # -- connecting ------------------------------------------------------------------------------
-    def _forward(self) -> None:
-        upstream = self.route.upstream
-        if upstream.max_concurrent:
-            if upstream.in_flight >= upstream.max_concurrent:
-                self._fail(upstream.busy_error())
-                return
-            upstream.in_flight += 1
-            self.counted = True
-        if self.attempts is not None:
-            self.attempts.begin()
-        try:
-            pool = upstream.pick(self.head)
-        except UpstreamError as exc:
-            self._fail(exc)
-            return
-        self.pool = pool
-        up = pool.acquire_nowait()
-        if up is not None:
-            self._attach(up)
-            return
-        self._enter(_CONNECTING)
-        self._hold_client()
-        spawn(self._acquire(pool), name=f"acquire {pool.target}")
-
-    async def _acquire(self, pool: TargetPool, delay: float = 0.0) -> None:
-        if delay:
-            await asyncio.sleep(delay)  # a retry's backoff
-            if self.phase is _DONE:
-                return
-        upstream = self.route.upstream
-        tries = len(upstream.pools)
-        failed: list[TargetPool] = []
-        while True:
-            try:
-                up = await pool.acquire()
-                break
-            except UpstreamError as exc:
-                tries -= 1
-                if not may_try_another(exc, tries) or self.phase is _DONE:
-                    if self.phase is not _DONE:
-                        self._fail(exc)
-                    return
-                log.warning("upstream %s: %s; trying another target", upstream.name, exc)
-                failed.append(pool)
-                try:
-                    pool = upstream.pick_other(self.head, failed)
-                except UpstreamError as no_target:
-                    self._fail(no_target)
-                    return
-                self.pool = pool
-        if self.phase is _DONE:
-            up.close()
-            return
-        self._attach(up)
-
-    def _attach(self, up: UpstreamConnection) -> None:
-        self._enter(_FORWARDING)
-        self.up = up
-        head = self.head
-        upstream = self.route.upstream
-        attempts = self.attempts
-        timeout = upstream.read_timeout
-        if attempts is not None:
-            timeout = attempts.timeout(timeout, head.start)
-        up.begin(self, head.method == "HEAD", timeout)
-        pool = self.pool
-        assert pool is not None
-        host = head.host if upstream.preserve_host and head.host else pool.target.host_header
-        target = self.path.encode()
-        if self.query:
-            query = self.rules.clean_query(self.query)
-            if query:
-                target += b"?" + query
-        up.write(heads.request_head(head, target, host, self.rules, self.upstream_headers))
-        pending, self.pending = self.pending, None
-        if pending:
-            for chunk in pending:
-                self._send_body(chunk)
-        if self.request_done:
-            self._end_request()
-        elif head.expect_continue:
-            self.client.send_continue()
-        if self.client_held and not up.write_paused:
-            self.client_held = False
-            self.client.release_reading()
 
     # -- request body (server → here → upstream) -------------------------------------------------
     def on_body(self, data: bytes) -> None:
@@ -419,35 +330,9 @@ class Exchange:
         if phase is _FORWARDING and may_replay(
             error, self.head, self.replays, len(self.route.upstream.pools)
         ):
-            # No byte of answer came back (a kept-alive connection reused as the peer closed it,
-            # or a replica that died): see forward/retry.py for what may be sent again.
-            self.replays += 1
-            try:
-                self.pool = self.route.upstream.pick(self.head)
-            except UpstreamError as exc:
-                self._fail(exc)
-                return
-            self._enter(_CONNECTING)
-            spawn(self._acquire(self.pool), name=f"replay on {self.pool.target}")
+            self._replay()
             return
         self._fail(error)
-
-    def _retry(self) -> None:
-        """Send the request again, to another target when there is one, after a backoff."""
-        attempts = self.attempts
-        if self.phase is _DONE or attempts is None:
-            return
-        if self.pool is not None:
-            attempts.tried.append(self.pool)
-        try:
-            self.pool = pool = self.route.upstream.pick_other(self.head, attempts.tried)
-        except UpstreamError as exc:
-            self._fail(exc)
-            return
-        self.pending = attempts.body()
-        self._enter(_CONNECTING)
-        self._hold_client()
-        spawn(self._acquire(pool, attempts.delay()), name=f"retry on {pool.target}")
 
     def _abort_request(self, error: ClientError) -> None:
         up, self.up = self.up, None
