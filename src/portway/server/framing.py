@@ -86,8 +86,17 @@ def check_framing(head: RequestHead) -> None:
 
 
 def valid_host(value: bytes) -> bool:
-    """A reg-name (letters, digits, ``-._~``) or an IP literal, with an optional port ≤ 65535."""
-    if not _HOST.match(value):
-        return False
-    port = value.rpartition(b":")[2] if not value.endswith(b"]") and b":" in value else None
-    return port is None or int(port) <= 65535
+    """A reg-name (letters, digits, ``-._~``) or an IP literal, with an optional port ≤ 65535.
+    Verdicts are cached: clients send the same few Host values over and over."""
+    verdict = _HOSTS.get(value)
+    if verdict is None:
+        verdict = bool(_HOST.match(value))
+        if verdict and not value.endswith(b"]") and b":" in value:
+            verdict = int(value.rpartition(b":")[2]) <= 65535
+        if len(_HOSTS) >= 4096:
+            _HOSTS.clear()
+        _HOSTS[value] = verdict
+    return verdict
+
+
+_HOSTS: dict[bytes, bool] = {}
