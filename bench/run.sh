@@ -219,6 +219,10 @@ if why=$(portway_available); then
 else
     echo "Scale scenarios (routes, 1 GB streaming, idle connections): not available: $why" >>"$EXTRAS"
 fi
+# HTTPS: nginx and portway with the same certificate, keep-alive and new connections (BENCH_SKIP_TLS=1 skips).
+# shellcheck source=bench/tls.sh
+source "$ROOT/bench/tls.sh"
+[ -n "${BENCH_SKIP_TLS:-}" ] || scenario_tls
 
 # ---------------------------------------------------------------------------------------------
 # 5. The report, to stdout and bench/results/latest.md (gitignored).
