@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import cast
 
 from portway.contract import RequestHead, Responder
 from portway.errors import GatewayError, UpstreamError
@@ -20,7 +19,7 @@ from portway.forward.retry import may_try_another
 from portway.forward.route import RouteRuntime
 from portway.forward.rules import ForwardingRules
 from portway.tasks import spawn
-from portway.upstream.connection import ResponseSink, UpstreamConnection
+from portway.upstream.connection import UpstreamConnection
 from portway.upstream.pool import TargetPool
 
 log = logging.getLogger("portway.proxy")
@@ -132,7 +131,7 @@ class Connecting:
         timeout = upstream.read_timeout
         if attempts is not None:
             timeout = attempts.timeout(timeout, head.start)
-        up.begin(cast(ResponseSink, self), head.method == "HEAD", timeout)  # an Exchange is one
+        up.begin(self, head.method == "HEAD", timeout)  # type: ignore[arg-type]  # an Exchange is one
         pool = self.pool
         assert pool is not None
         host = head.host if upstream.preserve_host and head.host else pool.target.host_header

@@ -102,7 +102,9 @@ class Exchange(Connecting):
         return f"<Exchange {self.head.method} {self.path} id={self.head.request_id} {self.phase.name}>"
 
     def _enter(self, phase: Phase) -> None:
-        self.phase = advance(TRANSITIONS, self.phase, phase, "exchange phase")
+        if phase not in TRANSITIONS[self.phase]:  # checked here, inline: ~ten moves a request
+            advance(TRANSITIONS, self.phase, phase, "exchange phase")  # raises, naming the move
+        self.phase = phase
 
     # -- the policy context ----------------------------------------------------------------------
     @property

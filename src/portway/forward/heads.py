@@ -42,12 +42,15 @@ def request_head(
     """The request head sent upstream for ``head``, to ``target`` (path and query) on ``host``."""
     parts = [head.method.encode(), b" ", target, b" HTTP/1.1\r\nhost: ", host, b"\r\n"]
     named = connection_tokens(head.headers, lower=True) if head.header(b"connection") else frozenset()
-    drops = rules.drops
+    verdicts, drops = rules.verdicts, rules.drops  # a dict look-up per header once names repeat
     client_xff = None
     client_proto = None
     relayed: dict[bytes, bytes] | None = None  # X-Forwarded-Host/-Port/-Prefix, if a proxy vouches
     for name, value in head.headers:
-        if drops(name) or name in named:
+        dropped = verdicts.get(name)
+        if dropped is None:
+            dropped = drops(name)
+        if dropped or name in named:
             if name == b"x-forwarded-for":
                 client_xff = value if client_xff is None else client_xff + b", " + value
             elif name == b"x-forwarded-proto":

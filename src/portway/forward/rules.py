@@ -60,19 +60,19 @@ class ForwardingRules:
             | {h.lower().encode() for h in identity_headers}
         )
         self.prefixes = (*FORWARDING_PREFIXES, *PATH_OVERRIDE_PREFIXES, *IDENTITY_PREFIXES)
-        self._verdicts: dict[bytes, bool] = {}
+        self.verdicts: dict[bytes, bool] = {}  # name → dropped? (read directly on the hot path)
         self._trusted = [ipaddress.ip_network(cidr, strict=False) for cidr in trusted_proxies]
         self.is_trusted = lru_cache(maxsize=4096)(self._check_trusted) if self._trusted else _never
 
     def drops(self, name: bytes) -> bool:
         """Is this (lower-case) request header the gateway's own, never taken from a client?"""
-        verdict = self._verdicts.get(name)
+        verdict = self.verdicts.get(name)
         if verdict is None:
             canonical = name.replace(b"_", b"-")
             verdict = canonical in self.exact or canonical.startswith(self.prefixes)
-            if len(self._verdicts) >= _VERDICTS:
-                self._verdicts.clear()
-            self._verdicts[name] = verdict
+            if len(self.verdicts) >= _VERDICTS:
+                self.verdicts.clear()
+            self.verdicts[name] = verdict
         return verdict
 
     def clean_query(self, query: bytes) -> bytes:

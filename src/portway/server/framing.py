@@ -77,7 +77,8 @@ def check_framing(head: RequestHead) -> None:
         head.request_id = new_request_id()
     if hosts > 1 or (hosts == 0 and head.version == "1.1"):
         raise ClientError(400, "an HTTP/1.1 request needs exactly one Host header")
-    if head.host is not None and not valid_host(head.host):
+    host = head.host
+    if host is not None and not (_HOSTS.get(host) or valid_host(host)):
         raise ClientError(400, "the Host header is not a valid host[:port]")
     if upgrading and head.has_body:
         # httptools stops at an upgrade request's head, so its body would be read as the next

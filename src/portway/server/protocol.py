@@ -11,9 +11,10 @@ Rules:
 - A response that ends before its request was fully read closes the connection (the rest of the
   body cannot be trusted to frame the next request).
 - Parsing, limits and deadlines are the reader's (:mod:`portway.server.reader`).
-- The connection's phase (:class:`Phase`) moves only along :data:`TRANSITIONS`; the parser's
-  position (head, body, between requests) is the deadline kind, a second axis, since a pipelined
-  request's head may be read while the one before it is answered.
+- The connection's phase (:class:`Phase`) moves only along :data:`TRANSITIONS` (``_enter`` checks
+  each move; the two or three on every request whose source was just tested assign directly); the
+  parser's position (head, body, between requests) is the deadline kind, a second axis, since a
+  pipelined request's head may be read while the one before it is answered.
 - A client that half-closes mid-body will never finish its request: its handler hears
   ``on_client_lost`` (the upstream request is aborted) and the connection closes.
 """
@@ -49,6 +50,7 @@ __all__ = ["TRANSITIONS", "HttpConnection", "Phase"]
 
 _WAITING, _ACTIVE, _RESPONDING, _TUNNEL, _CLOSED = Phase  # module-level: cheap to compare on the hot path
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_ANSWERED = (ClientError, Answer)
 
 
 class HttpConnection(RequestReader):
@@ -70,7 +72,9 @@ class HttpConnection(RequestReader):
         return f"<HttpConnection {self.client_ip}:{self.client_port} {self.phase.name}>"
 
     def _enter(self, phase: Phase) -> None:
-        self.phase = advance(TRANSITIONS, self.phase, phase, "connection phase")
+        if phase not in TRANSITIONS[self.phase]:  # checked here, inline: ~ten moves a request
+            advance(TRANSITIONS, self.phase, phase, "connection phase")  # raises, naming the move
+        self.phase = phase
 
     @property
     def closing(self) -> bool:
@@ -186,7 +190,7 @@ class HttpConnection(RequestReader):
         if transport is None or phase is _CLOSED:
             return
         if phase is _ACTIVE:
-            self._enter(_RESPONDING)
+            self.phase = _RESPONDING  # a move the table allows from the phase just checked
         self.bytes_out += len(data)
         transport.write(data)
 
@@ -199,8 +203,8 @@ class HttpConnection(RequestReader):
         done, self.active = self.active, None
         if done is None:
             return
-        if self.phase in (_ACTIVE, _RESPONDING):
-            self._enter(_WAITING)
+        if self.phase is _RESPONDING or self.phase is _ACTIVE:
+            self.phase = _WAITING  # allowed from both, as just checked
         if not keep_alive or not done.reusable or self.closing:
             if self._refused and self.transport is not None and self.phase is not _CLOSED:
                 self.bytes_out += len(self._refused)
@@ -297,11 +301,11 @@ class HttpConnection(RequestReader):
         decision = self.state.app.handle(head, self)
         if self.active is not incoming:
             return  # answered and finished already (an upstream error on the fast path)
-        if isinstance(decision, ClientError):
-            self.refuse(decision, head)
-            return
-        if isinstance(decision, Answer):
-            self.answer(decision, head)
+        if isinstance(decision, _ANSWERED):  # one check on the hot path, where it is a handler
+            if isinstance(decision, ClientError):
+                self.refuse(decision, head)
+            else:
+                self.answer(decision, head)
             return
         incoming.handler = decision
         chunks, incoming.chunks = incoming.chunks, []

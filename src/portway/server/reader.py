@@ -35,6 +35,7 @@ _NO_DEADLINE, _HEAD, _BODY, _IDLE = 0, 1, 2, 3
 _MAX_CHUNK_EXTENSION = 1024  # bytes after ';' on one chunk-size line
 _MAX_CHUNK_EXTENSIONS = 16 * 1024  # all of a body's extensions together
 _PAUSE_PIPELINE, _PAUSE_APP, _PAUSE_UPGRADE = 1, 2, 4
+_VERSIONS = {"1.1": b"1.1", "1.0": b"1.0"}
 
 
 # A request answered before its body was read keeps the connection only if the rest of the body is
@@ -178,10 +179,9 @@ class RequestReader(asyncio.Protocol):
     def _check_line(self) -> None:
         self._line_checked = True
         parser = self.parser
-        version = parser.get_http_version().encode()
-        self._line_end = check_request_line(
-            self._buffer, self._line_end, parser.get_method(), self._url, version
-        )
+        version = parser.get_http_version()
+        raw = _VERSIONS.get(version) or version.encode()
+        self._line_end = check_request_line(self._buffer, self._line_end, parser.get_method(), self._url, raw)
 
     def _head_end(self) -> int:
         """Where the head just parsed ends in the current read (its body starts there)."""

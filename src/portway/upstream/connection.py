@@ -1,7 +1,8 @@
 """One keep-alive connection to an upstream target: writes requests, parses responses.
 
 Rules:
-- The connection's :class:`State` moves only along :data:`TRANSITIONS`. It reports to the
+- The connection's :class:`State` moves only along :data:`TRANSITIONS` (``_enter`` checks each move;
+  the two or three on every request whose source was just tested assign directly). It reports to the
   *exchange* holding it (a :class:`ResponseSink`) and to its *owner* (the pool, through the narrow
   :class:`Owner` protocol: ``release`` when a response ended cleanly, ``forget`` once when it
   closes). It keeps no counts of its own: the pool keeps the books.
@@ -108,7 +109,9 @@ class UpstreamConnection(asyncio.Protocol):
         return f"<UpstreamConnection {self.label} {self.state.name} served={self.served}>"
 
     def _enter(self, state: State) -> None:
-        self.state = advance(TRANSITIONS, self.state, state, "upstream connection")
+        if state not in TRANSITIONS[self.state]:  # checked here, inline: ~ten moves a request
+            advance(TRANSITIONS, self.state, state, "upstream connection")  # raises, naming the move
+        self.state = state
 
     @property
     def usable(self) -> bool:
@@ -211,7 +214,7 @@ class UpstreamConnection(asyncio.Protocol):
                 self.sink.on_tunnel_data(data)
             return
         if state is _ACTIVE:
-            self._enter(_RECEIVING)
+            self.state = _RECEIVING  # a move the table allows from the state just checked
         elif state is not _RECEIVING:
             self.close()  # bytes nobody asked for: this connection can no longer be trusted
             return
