@@ -47,7 +47,13 @@ async def check_once(target: Target, check: HealthCheck, statuses: frozenset[int
             if target.path is not None:
                 reader, writer = await asyncio.open_unix_connection(target.path)
             else:
-                reader, writer = await asyncio.open_connection(target.host or "127.0.0.1", target.port)
+                # An https:// target is probed over the same verified TLS as its requests.
+                reader, writer = await asyncio.open_connection(
+                    target.host or "127.0.0.1",
+                    target.port,
+                    ssl=target.tls,
+                    server_hostname=target.server_name if target.tls is not None else None,
+                )
             writer.write(check_request(target, check.path))
             status = parse_status(await reader.readline())
     except (OSError, TimeoutError, ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):

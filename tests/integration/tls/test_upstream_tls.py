@@ -3,6 +3,7 @@ is a 502 problem+json that says so (the log has the specifics)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -134,3 +135,21 @@ async def test_mtls_to_an_upstream_that_requires_a_client_certificate(
         ) as gw:
             assert (await get(gw.port))[0] == 502
     assert len(up.requests) == 1
+
+
+async def test_health_checks_use_the_targets_tls(ca: trustme.CA, ca_file: str) -> None:
+    """Active checks of an https:// target speak TLS with the same verification as its requests:
+    a healthy TLS upstream stays in rotation (a plaintext probe would eject it)."""
+    config = gateway("", ca_file=ca_file, server_name="users.internal")
+    async with https_upstream(server_ctx(ca, "users.internal")) as up:
+        config["upstreams"]["app"] |= {  # type: ignore[index]
+            "targets": [up.address],
+            "health": {"path": "/health", "interval": "50ms", "timeout": "1s", "unhealthy": 1},
+        }
+        async with run_gateway(config) as gw:
+            async with asyncio.timeout(5):  # bounded: the checks run every 50 ms
+                while sum(r.target == "/health" for r in up.requests) < 3:  # noqa: ASYNC110 - no event for it
+                    await asyncio.sleep(0.02)
+            status, _, body = await get(gw.port, "/app")
+    assert status == 200, body
+    assert any(r.target == "/app" for r in up.requests)
