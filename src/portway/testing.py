@@ -14,8 +14,11 @@ import asyncio
 import contextlib
 import itertools
 import json
+import socket
+import ssl as ssl_module
+import struct
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -189,15 +192,20 @@ class UpstreamServer:
 
 @contextlib.asynccontextmanager
 async def upstream_server(
-    handler: Handler = echo, *, uds: str | None = None, keep_body: bool = True
+    handler: Handler = echo,
+    *,
+    uds: str | None = None,
+    keep_body: bool = True,
+    ssl: ssl_module.SSLContext | None = None,
 ) -> AsyncIterator[UpstreamServer]:
+    """With ``ssl`` (a server context), the upstream speaks HTTPS and its address is ``https://``."""
     upstream = UpstreamServer(handler, keep_body)
     if uds is not None:
         upstream.server = await asyncio.start_unix_server(upstream._serve, uds)
         upstream.address = f"unix:{uds}"
     else:
-        upstream.server = await asyncio.start_server(upstream._serve, "127.0.0.1", 0)
-        upstream.address = f"http://127.0.0.1:{upstream.port}"
+        upstream.server = await asyncio.start_server(upstream._serve, "127.0.0.1", 0, ssl=ssl)
+        upstream.address = f"{'https' if ssl is not None else 'http'}://127.0.0.1:{upstream.port}"
     try:
         yield upstream
     finally:
@@ -205,6 +213,56 @@ async def upstream_server(
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(2):
                 await upstream.server.wait_closed()
+
+
+@contextlib.contextmanager
+def blackholed_address() -> Iterator[str]:
+    """A loopback address whose accept queue is full and never drained: the kernel drops new SYNs,
+    so a connect is neither accepted nor refused — it times out, like a firewalled host."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    try:
+        for _ in range(2):  # backlog 0 admits one queued connection (+1): fill it
+            filler = socket.socket()
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect(("127.0.0.1", port))
+            fillers.append(filler)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()
+
+
+@contextlib.asynccontextmanager
+async def resetting_upstream() -> AsyncIterator[tuple[str, list[bytes]]]:
+    """An upstream that reads each request (head and Content-Length body), records it, then resets
+    the connection without a byte of answer: the request reached it, the client gets nothing."""
+    seen: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, ValueError):
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            seen.append(head + await reader.readexactly(length))
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close → RST
+        writer.transport.abort()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", seen
+    finally:
+        server.close()
+        await server.wait_closed()
 
 
 class GatewayProcess:

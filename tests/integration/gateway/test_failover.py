@@ -5,64 +5,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import socket
-import struct
-from collections.abc import AsyncIterator, Iterator
-
 import httpx
 
-from portway.testing import run_gateway, upstream_server
+from portway.testing import blackholed_address, resetting_upstream, run_gateway, upstream_server
 
 from .wire import route_config
 
 
-@contextlib.contextmanager
-def blackhole() -> Iterator[str]:
-    """A loopback port whose accept queue is full and never drained: the kernel drops new SYNs, so
-    a connect neither succeeds nor is refused — it times out, like a firewalled host."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)
-    port = listener.getsockname()[1]
-    fillers = []
-    try:
-        for _ in range(2):  # backlog 0 admits one queued connection (+1): fill it
-            filler = socket.socket()
-            filler.setblocking(False)
-            with contextlib.suppress(BlockingIOError):
-                filler.connect(("127.0.0.1", port))
-            fillers.append(filler)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        for filler in fillers:
-            filler.close()
-        listener.close()
-
-
-@contextlib.asynccontextmanager
-async def resetting_upstream() -> AsyncIterator[tuple[str, list[bytes]]]:
-    """Reads a whole request head (and what body came with it), then resets the connection."""
-    seen: list[bytes] = []
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
-            seen.append(await reader.readuntil(b"\r\n\r\n"))
-        sock = writer.get_extra_info("socket")
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close → RST
-        writer.transport.abort()
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    try:
-        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", seen
-    finally:
-        server.close()
-        await server.wait_closed()
-
-
 async def test_a_blackholed_target_fails_over_to_the_other() -> None:
-    with blackhole() as dead:
+    with blackholed_address() as dead:
         async with (
             upstream_server() as live,
             run_gateway(route_config([dead, live.address], options={"timeouts": {"connect": "300ms"}})) as gw,
@@ -74,7 +25,7 @@ async def test_a_blackholed_target_fails_over_to_the_other() -> None:
 
 
 async def test_all_targets_blackholed_is_a_504_problem() -> None:
-    with blackhole() as first, blackhole() as second:
+    with blackholed_address() as first, blackholed_address() as second:
         async with (
             run_gateway(route_config([first, second], options={"timeouts": {"connect": "200ms"}})) as gw,
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{gw.port}", timeout=10) as client,

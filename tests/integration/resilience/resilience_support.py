@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
-import struct
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 from portway.testing import UpstreamRequest, UpstreamResponse
@@ -42,29 +40,3 @@ async def wait_for(predicate: Callable[[], bool], within: float = 5.0, every: fl
             raise AssertionError(f"condition not met within {within}s")
         await asyncio.sleep(every)
     return time.monotonic() - started
-
-
-@contextlib.asynccontextmanager
-async def resetting_upstream() -> AsyncIterator[tuple[str, list[bytes]]]:
-    """Reads a whole request (head and Content-Length body), then resets the connection."""
-    seen: list[bytes] = []
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, ValueError):
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n"):
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            seen.append(head + await reader.readexactly(length))
-        sock = writer.get_extra_info("socket")
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close → RST
-        writer.transport.abort()
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    try:
-        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", seen
-    finally:
-        server.close()
-        await server.wait_closed()

@@ -8,9 +8,16 @@ import random
 import time
 
 import httpx
-from resilience_support import config, refused_address, resetting_upstream, status, wait_for
+from resilience_support import config, refused_address, status, wait_for
 
-from portway.testing import UpstreamRequest, UpstreamResponse, echo, run_gateway, upstream_server
+from portway.testing import (
+    UpstreamRequest,
+    UpstreamResponse,
+    echo,
+    resetting_upstream,
+    run_gateway,
+    upstream_server,
+)
 
 FAST_CHECKS = {"path": "/health", "interval": "100ms", "timeout": "100ms", "healthy": 2, "unhealthy": 2}
 

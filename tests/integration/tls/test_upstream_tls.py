@@ -8,33 +8,20 @@ import contextlib
 import json
 import logging
 import ssl
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import trustme
 
-from portway.testing import UpstreamServer, echo, run_gateway
+from portway.testing import UpstreamServer, run_gateway, upstream_server
 
 from .support import write_cert
 
 PLAIN = "/"
 
 
-@contextlib.asynccontextmanager
-async def https_upstream(ctx: ssl.SSLContext) -> AsyncIterator[UpstreamServer]:
-    import asyncio
-
-    upstream = UpstreamServer(echo, keep_body=True)
-    upstream.server = await asyncio.start_server(upstream._serve, "127.0.0.1", 0, ssl=ctx)
-    upstream.address = f"https://127.0.0.1:{upstream.port}"
-    try:
-        yield upstream
-    finally:
-        upstream.server.close()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(2):
-                await upstream.server.wait_closed()
+def https_upstream(ctx: ssl.SSLContext) -> contextlib.AbstractAsyncContextManager[UpstreamServer]:
+    return upstream_server(ssl=ctx)
 
 
 def server_ctx(ca: trustme.CA, *names: str, client_ca: trustme.CA | None = None) -> ssl.SSLContext:
