@@ -25,6 +25,7 @@ from portway.config.security import AuthConfig
 
 if TYPE_CHECKING:
     from portway.gateway import Gateway
+    from portway.server.tls import TlsContexts
 
 Loc = tuple[int | str, ...]
 
@@ -33,13 +34,13 @@ def build_all(config: GatewayConfig, path: str | Path) -> None:
     """Raise :class:`ConfigError` listing what `portway run` would fail on, with lines."""
     from portway.server.tls import build_contexts  # certificates and keys, read as run reads them
 
-    build_contexts(config, str(path))
+    tls = build_contexts(config, str(path))  # once: every build below reuses them
     problems = _access_log(config)
     loop = asyncio.new_event_loop()
     try:
-        failure = _try_build(config, path, loop)
+        failure = _try_build(config, path, loop, tls)
         if isinstance(failure, BaseException):
-            problems += _explain(failure, config, path, loop)
+            problems += _explain(failure, config, path, loop, tls)
         elif failure:
             problems += failure
     finally:
@@ -48,20 +49,22 @@ def build_all(config: GatewayConfig, path: str | Path) -> None:
         raise locate(path, problems)
 
 
-def _construct(config: GatewayConfig, path: str | Path, loop: asyncio.AbstractEventLoop) -> Gateway:
-    """The only place the gateway is built for validation: keep it like serve.py's ``start``."""
+def _construct(
+    config: GatewayConfig, path: str | Path, loop: asyncio.AbstractEventLoop, tls: TlsContexts
+) -> Gateway:
+    """The only place the gateway is built for validation: keep it like runtime.py's ``start``."""
     from portway.gateway import Gateway  # the data plane: imported only when a config is valid
     from portway.sweeper import Sweeper
 
-    return Gateway(config, Sweeper(loop), None, source=str(path))
+    return Gateway(config, Sweeper(loop), None, source=str(path), tls=tls)
 
 
 def _try_build(
-    config: GatewayConfig, path: str | Path, loop: asyncio.AbstractEventLoop
+    config: GatewayConfig, path: str | Path, loop: asyncio.AbstractEventLoop, tls: TlsContexts
 ) -> list[tuple[Loc, str]] | Exception:
     """Build, open the store, close all: the store's own problems, or what building raised."""
     try:
-        gateway = _construct(config, path, loop)
+        gateway = _construct(config, path, loop, tls)
     except Exception as exc:  # every failure is reported; none may escape as a traceback
         return exc
     problems: list[tuple[Loc, str]] = []
@@ -79,21 +82,23 @@ def _try_build(
 
 
 def _explain(
-    exc: Exception, config: GatewayConfig, path: str | Path, loop: asyncio.AbstractEventLoop
+    exc: Exception, config: GatewayConfig, path: str | Path, loop: asyncio.AbstractEventLoop, tls: TlsContexts
 ) -> list[tuple[Loc, str]]:
     if isinstance(exc, ConfigValueError):
         return [(exc.loc, exc.message)]
     if isinstance(exc, ConfigError):
         return [(parse_path(p.path), p.message) for p in exc.problems]
-    return [(_culprit(config, path, loop), _plain(exc))]
+    return [(_culprit(config, path, loop, tls), _plain(exc))]
 
 
-def _culprit(config: GatewayConfig, path: str | Path, loop: asyncio.AbstractEventLoop) -> Loc:
+def _culprit(
+    config: GatewayConfig, path: str | Path, loop: asyncio.AbstractEventLoop, tls: TlsContexts
+) -> Loc:
     """The smallest part of the config that fails to build: a route (the first prefix of the route
     list that fails ends with it), else an upstream or an auth section, else the whole file."""
 
     def fails(**parts: object) -> bool:
-        return isinstance(_try_build(config.model_copy(update=parts), path, loop), BaseException)
+        return isinstance(_try_build(config.model_copy(update=parts), path, loop, tls), BaseException)
 
     routes = config.routes
     if not fails(routes=[]):

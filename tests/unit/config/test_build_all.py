@@ -37,10 +37,10 @@ def build(tmp_path: Path, text: str = TEXT) -> list[str]:
 def failing(monkeypatch: pytest.MonkeyPatch, when: Any, error: Exception) -> None:
     real = validate._construct
 
-    def construct(config: Any, path: Any, loop: Any) -> Any:
+    def construct(config: Any, path: Any, loop: Any, tls: Any) -> Any:
         if when(config):
             raise error
-        return real(config, path, loop)
+        return real(config, path, loop, tls)
 
     monkeypatch.setattr(validate, "_construct", construct)
 
