@@ -11,7 +11,7 @@ import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
@@ -97,6 +97,35 @@ def assert_refused_and_closed(answer: Answer, *statuses: int) -> None:
 def header_names(request: UpstreamRequest) -> set[str]:
     """Header names as a lenient back end reads them: case-folded, ``_`` for ``-``."""
     return {name.lower().replace("_", "-") for name, _ in request.headers}
+
+
+class Scripted(Protocol):
+    """A raw upstream a test scripts: its ``serve`` handler, and what it must close afterwards."""
+
+    writers: list[asyncio.StreamWriter]
+    tasks: list[asyncio.Task[None]]
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None: ...
+
+
+@contextlib.asynccontextmanager
+async def scripted(upstream: Scripted, **config: Any) -> AsyncIterator[int]:
+    """A gateway in front of a scripted upstream (one route to it); yields the gateway's port."""
+    server = await asyncio.start_server(upstream.serve, "127.0.0.1", 0)
+    try:
+        address = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        base = {"upstreams": {"svc": {"targets": [address]}}, "routes": [{"path": "/", "upstream": "svc"}]}
+        async with run_gateway(base | config) as gw:
+            yield gw.port
+    finally:
+        # a connection the gateway failed to abort is closed here, so no handler outlives the test
+        for writer in upstream.writers:
+            writer.close()
+        server.close()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(WITHIN):
+                await asyncio.gather(*upstream.tasks, return_exceptions=True)
+                await server.wait_closed()
 
 
 @contextlib.asynccontextmanager

@@ -11,9 +11,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from portway.testing import run_gateway
-
-from .test_strict_edge import WITHIN, assert_refused_and_closed, edge, exchange
+from .test_strict_edge import WITHIN, assert_refused_and_closed, edge, exchange, scripted
 
 LIMIT = 1024  # limits.max_body for these tests
 CHUNKED = b"POST /x HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -104,21 +102,8 @@ class HeldUpstream:
 @contextlib.asynccontextmanager
 async def held() -> AsyncIterator[tuple[HeldUpstream, int]]:
     upstream = HeldUpstream()
-    server = await asyncio.start_server(upstream.serve, "127.0.0.1", 0)
-    try:
-        address = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-        config = {"upstreams": {"svc": {"targets": [address]}}, "routes": [{"path": "/", "upstream": "svc"}]}
-        async with run_gateway(config) as gw:
-            yield upstream, gw.port
-    finally:
-        # a connection the gateway failed to abort is closed here, so no handler outlives the test
-        for writer in upstream.writers:
-            writer.close()
-        server.close()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(WITHIN):
-                await asyncio.gather(*upstream.tasks, return_exceptions=True)
-                await server.wait_closed()
+    async with scripted(upstream) as port:
+        yield upstream, port
 
 
 PARTIAL = {

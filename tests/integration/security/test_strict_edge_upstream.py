@@ -13,9 +13,7 @@ from typing import Any
 
 import pytest
 
-from portway.testing import run_gateway
-
-from .test_strict_edge import WITHIN, assert_problem, exchange, request
+from .test_strict_edge import WITHIN, assert_problem, exchange, request, scripted
 
 
 @dataclass
@@ -50,20 +48,8 @@ class RawUpstream:
 @contextlib.asynccontextmanager
 async def raw_upstream(head: bytes, **config: Any) -> AsyncIterator[tuple[RawUpstream, int]]:
     upstream = RawUpstream(head)
-    server = await asyncio.start_server(upstream.serve, "127.0.0.1", 0)
-    try:
-        address = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-        base = {"upstreams": {"svc": {"targets": [address]}}, "routes": [{"path": "/", "upstream": "svc"}]}
-        async with run_gateway(base | config) as gw:
-            yield upstream, gw.port
-    finally:
-        for writer in upstream.writers:
-            writer.close()
-        server.close()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(WITHIN):
-                await asyncio.gather(*upstream.tasks, return_exceptions=True)
-                await server.wait_closed()
+    async with scripted(upstream, **config) as port:
+        yield upstream, port
 
 
 def head(count: int, value_size: int = 8) -> bytes:
