@@ -27,7 +27,7 @@ from portway.routing import (
     normalize_path,
     split_target,
 )
-from portway.server.tls import TlsContexts, build_contexts
+from portway.server.tls import TlsContexts
 from portway.sweeper import Sweeper
 from portway.telemetry.access_log import AccessLog
 from portway.telemetry.metrics import RequestMetrics
@@ -46,7 +46,8 @@ class Gateway:
         access_log: AccessLog | None,
         previous: Gateway | None = None,
         source: str = "<config>",
-        tls: TlsContexts | None = None,  # built already (runtime does, to check them first)
+        *,
+        tls: TlsContexts,  # built by the caller first (server.tls.build_contexts): a bad certificate stops it
     ) -> None:
         self.config = config
         self.access_log = access_log
@@ -57,7 +58,6 @@ class Gateway:
         # so a reload starts afresh. Only successful matches are kept (404 scans cannot fill it).
         self._routes: dict[tuple[str, bytes, str | None], tuple[str, Match[RouteRuntime]]] = {}
         limits = ResponseLimits(config.limits.max_response_header_bytes, config.limits.max_response_headers)
-        tls = tls if tls is not None else build_contexts(config, source)
         before = previous.upstreams if previous is not None else {}
         self.upstreams: dict[str, Upstream] = {
             name: Upstream(name, up, sweeper, limits, tls.upstreams.get(name), before.get(name))

@@ -81,7 +81,7 @@ class RunningServer:
                 problem = ConfigProblem(source, None, "tls", "turning TLS on or off needs a restart")
                 raise ConfigError([problem])
             contexts = build_contexts(config, source)
-            new = Gateway(config, self.sweeper, self.access_log, self.gateway, source, contexts)
+            new = Gateway(config, self.sweeper, self.access_log, self.gateway, source, tls=contexts)
         except ConfigError as exc:
             log.error("reload refused, keeping the running config:\n%s", exc)
             return False
