@@ -28,6 +28,7 @@ class RequestHead:
         "body_chunked",
         "client_ip",
         "client_port",
+        "connection",
         "content_length",
         "expect_continue",
         "headers",
@@ -63,6 +64,7 @@ class RequestHead:
         self.client_port = client_port
         self.start = start
         self.content_length: int | None = None
+        self.connection: bytes | None = None  # the first Connection header, noted by the server
         self.body_chunked = False
         self.expect_continue = False
         self.host: bytes | None = None

@@ -96,6 +96,7 @@ class Gateway:
             )
             for index, route in enumerate(config.routes)
         )
+        self._has_hosts = self.router.has_hosts  # read per request; the table never changes
         shortest = min((u.timeouts.read for u in config.upstreams.values()), default=30.0)
         sweeper.fit(min(shortest, min((u.timeouts.connect for u in config.upstreams.values()), default=2.0)))
 
@@ -123,7 +124,7 @@ class Gateway:
                 raw_path, query = split_target(target)
             except BadTarget as exc:
                 return ClientError(400, str(exc))
-        host = self._host(head.host) if head.host and self.router.has_hosts else None
+        host = self._host(head.host) if head.host and self._has_hosts else None
         key = (head.method, raw_path, host)
         cached = self._routes.get(key)
         if cached is None:

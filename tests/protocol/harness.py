@@ -322,16 +322,14 @@ class UpstreamRig:
         self.conn.claim()
         self.sweeper.timed.add(self.conn)
 
-    def begin(self, head_only: bool = False) -> None:
-        """Begin an exchange, as the exchange does before it writes the request head."""
+    def begin(self, head: bytes, head_only: bool = False, whole: bool = False) -> None:
+        """Begin an exchange by sending a request head, as the exchange does."""
         self.sink = RecordingSink(self.log, self._on_head)
-        self.conn.begin(self.sink, head_only, self.read_timeout)
+        self.conn.begin(self.sink, head_only, self.read_timeout, head, whole)
 
     def start(self, request: bytes = b"GET / HTTP/1.1\r\nhost: svc\r\n\r\n", head_only: bool = False) -> None:
-        """Begin an exchange and send a whole request."""
-        self.begin(head_only)
-        self.conn.write(request)
-        self.conn.request_complete()
+        """Begin an exchange with a whole request (one without a body)."""
+        self.begin(request, head_only, whole=True)
 
     def _on_head(self, status: int) -> None:
         if status == 101:

@@ -49,8 +49,7 @@ def test_the_read_timeout_is_between_bytes_not_for_the_whole_response() -> None:
 def test_the_read_timeout_does_not_run_while_the_request_body_is_still_going_out() -> None:
     """A slow but steady upload: the upstream cannot answer before it has the request."""
     rig = UpstreamRig()
-    rig.begin()
-    rig.conn.write(b"POST / HTTP/1.1\r\nhost: svc\r\ncontent-length: 4\r\n\r\n")
+    rig.begin(b"POST / HTTP/1.1\r\nhost: svc\r\ncontent-length: 4\r\n\r\n")
     for byte in b"body":
         rig.clock.advance(4.0)  # 16 s of upload, each chunk well within the client's body timeout
         assert rig.take() == [], f"timed out {rig.clock.now - 1000.0:.0f} s into the upload"

@@ -24,7 +24,7 @@ from portway.upstream.pool import TargetPool
 
 log = logging.getLogger("portway.proxy")
 
-_CONNECTING, _FORWARDING, _DONE = Phase.CONNECTING, Phase.FORWARDING, Phase.DONE
+_POLICIES, _CONNECTING, _FORWARDING, _DONE = Phase.POLICIES, Phase.CONNECTING, Phase.FORWARDING, Phase.DONE
 
 
 class Connecting:
@@ -123,7 +123,10 @@ class Connecting:
         self._attach(up)
 
     def _attach(self, up: UpstreamConnection) -> None:
-        self._enter(_FORWARDING)
+        phase = self.phase
+        if phase is not _POLICIES and phase is not _CONNECTING:
+            self._enter(_FORWARDING)  # raises: only those two may move on to forwarding
+        self.phase = _FORWARDING
         self.up = up
         head = self.head
         upstream = self.route.upstream
@@ -131,7 +134,6 @@ class Connecting:
         timeout = upstream.read_timeout
         if attempts is not None:
             timeout = attempts.timeout(timeout, head.start)
-        up.begin(self, head.method == "HEAD", timeout)  # type: ignore[arg-type]  # an Exchange is one
         pool = self.pool
         assert pool is not None
         host = head.host if upstream.preserve_host and head.host else pool.target.host_header
@@ -140,7 +142,14 @@ class Connecting:
             query = self.rules.clean_query(self.query)
             if query:
                 target += b"?" + query
-        up.write(heads.request_head(head, target, host, self.rules, self.upstream_headers))
+        # A request without a body is whole with its head: it goes out as sent in one call.
+        up.begin(
+            self,  # type: ignore[arg-type]  # an Exchange is a ResponseSink
+            head.method == "HEAD",
+            timeout,
+            heads.request_head(head, target, host, self.rules, self.upstream_headers),
+            not (head.body_chunked or head.content_length),
+        )
         pending, self.pending = self.pending, None
         if pending:
             for chunk in pending:

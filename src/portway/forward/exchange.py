@@ -194,7 +194,8 @@ class Exchange(Connecting):
 
     def on_end(self) -> None:
         self.request_done = True
-        if self.up is not None:
+        up = self.up
+        if up is not None and not up.request_sent:  # (a request without a body went with its head)
             self._end_request()
 
     def _end_request(self) -> None:
@@ -227,11 +228,13 @@ class Exchange(Connecting):
         if status == 101 and not head.upgrade:
             self._fail(UpstreamProtocolError("upstream switched protocols unasked"))
             return
-        for hook in self.route.chain.response_hooks:
-            try:
-                hook(self, status, headers)
-            except Exception:  # a faulty policy is contained: the response goes on unchanged
-                log.exception("response hook failed for request %s", head.request_id)
+        hooks = self.route.chain.response_hooks
+        if hooks:
+            for hook in hooks:
+                try:
+                    hook(self, status, headers)
+                except Exception:  # a faulty policy is contained: the response goes on unchanged
+                    log.exception("response hook failed for request %s", head.request_id)
         client = self.client
         data, self.chunk_out, keep = heads.response_head(
             status,
@@ -253,7 +256,9 @@ class Exchange(Connecting):
             if rest:
                 up.write(rest)
             return
-        self._enter(_RESPONDING)
+        if self.phase is not _FORWARDING:
+            self._enter(_RESPONDING)  # raises: only forwarding moves on to responding
+        self.phase = _RESPONDING
         # Held until the body bytes of this same read arrive (or the read ends: flush_head), so a
         # small response leaves in one send() and one TCP segment instead of two.
         self.head_out = data
@@ -363,7 +368,9 @@ class Exchange(Connecting):
         self.client.refuse(error, self.head)
 
     def _complete(self, status: int) -> None:
-        self._enter(_DONE)
+        if self.phase is _DONE:
+            self._enter(_DONE)  # raises: an exchange completes once
+        self.phase = _DONE
         if self.counted:
             self.route.upstream.in_flight -= 1
         self.status = status

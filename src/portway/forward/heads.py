@@ -41,16 +41,13 @@ def request_head(
 ) -> bytes:
     """The request head sent upstream for ``head``, to ``target`` (path and query) on ``host``."""
     parts = [head.method.encode(), b" ", target, b" HTTP/1.1\r\nhost: ", host, b"\r\n"]
-    named = connection_tokens(head.headers, lower=True) if head.header(b"connection") else frozenset()
-    verdicts, drops = rules.verdicts, rules.drops  # a dict look-up per header once names repeat
+    named = connection_tokens(head.headers, lower=True) if head.connection is not None else frozenset()
+    dropped = rules.dropped  # a dict look-up per header once names repeat
     client_xff = None
     client_proto = None
     relayed: dict[bytes, bytes] | None = None  # X-Forwarded-Host/-Port/-Prefix, if a proxy vouches
     for name, value in head.headers:
-        dropped = verdicts.get(name)
-        if dropped is None:
-            dropped = drops(name)
-        if dropped or name in named:
+        if dropped[name] or name in named:
             if name == b"x-forwarded-for":
                 client_xff = value if client_xff is None else client_xff + b", " + value
             elif name == b"x-forwarded-proto":
@@ -74,8 +71,9 @@ def request_head(
     if head.host and not (trusted and relayed is not None and b"x-forwarded-host" in relayed):
         parts += (b"x-forwarded-host: ", head.host, b"\r\n")
     parts += (b"x-request-id: ", head.request_id.encode(), b"\r\n")
-    for name, value in extra:
-        parts += (name, b": ", value, b"\r\n")
+    if extra:
+        for name, value in extra:
+            parts += (name, b": ", value, b"\r\n")
     if head.upgrade:
         parts += (b"connection: upgrade\r\nupgrade: ", head.header(b"upgrade") or b"", b"\r\n")
     if head.body_chunked:
@@ -118,10 +116,12 @@ def response_head(
     if named:  # rare: the upstream named its own hop-by-hop headers; drop them too
         parts = [parts[0], *_without(parts[1:], named)]
     parts += (b"x-request-id: ", head.request_id.encode(), b"\r\n")
-    for name, value in extra:
-        parts += (name, b": ", value, b"\r\n")
-    for name, value in always:
-        parts += (name, b": ", value, b"\r\n")
+    if extra:
+        for name, value in extra:
+            parts += (name, b": ", value, b"\r\n")
+    if always:
+        for name, value in always:
+            parts += (name, b": ", value, b"\r\n")
     if status == 101:
         parts += (b"connection: upgrade\r\nupgrade: ", upgrade, b"\r\n\r\n")
         return b"".join(parts), False, True

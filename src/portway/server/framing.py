@@ -5,7 +5,7 @@ non-numeric Content-Length, invalid or overflowing chunk sizes, obs-fold, bare L
 names and values, lower-case or unknown methods. What remains, and is refused here before anything
 is forwarded (400 unless said otherwise):
 - a request line that is not exactly ``METHOD SP target SP HTTP/1.x CRLF`` (llhttp skips repeated
-  spaces; :func:`check_request_line` compares the line as sent with the one the parser read);
+  spaces; the reader compares the line as sent with the one the parser read);
 - a version other than HTTP/1.0 or 1.1 → 505 (HTTP/0.9, a line without a version → 400);
 - ``*`` as the target of anything but OPTIONS;
 - a Transfer-Encoding other than exactly ``chunked`` (llhttp accepts ``gzip, chunked``) → 501;
@@ -30,16 +30,6 @@ from portway.server.request import accept_request_id, new_request_id
 _HOST = re.compile(rb"^(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$")
 
 
-def check_request_line(buffer: bytes, start: int, method: bytes, target: bytes, version: bytes) -> int:
-    """Where the request line the parser read ends in ``buffer`` (searching from ``start``): it must
-    appear there byte for byte, single spaces and all. Raises :class:`ClientError` otherwise."""
-    line = b"%b %b HTTP/%b\r\n" % (method, target, version)
-    found = buffer.find(line, start)
-    if found < 0:
-        raise ClientError(400, "malformed request line")
-    return found + len(line)
-
-
 def check_framing(head: RequestHead) -> None:
     """Refuse what the parser let through (above); on the way, note the framing headers and the
     request id on ``head``."""
@@ -54,6 +44,8 @@ def check_framing(head: RequestHead) -> None:
     upgrading = head.upgrade  # what the parser does: it stops reading at the end of this head
     hosts = 0
     for name, value in head.headers:
+        if name not in _FRAMING:  # most headers: one set look-up instead of six comparisons
+            continue
         if name == b"host":
             hosts += 1
             head.host = value
@@ -69,6 +61,9 @@ def check_framing(head: RequestHead) -> None:
             if value.strip().lower() != b"100-continue":
                 raise ClientError(417, "only 'Expect: 100-continue' is supported")
             head.expect_continue = head.version == "1.1"
+        elif name == b"connection":
+            if head.connection is None:
+                head.connection = value  # forward/heads reads it; no second pass over the headers
         elif name == b"x-request-id" and not head.request_id:
             head.request_id = accept_request_id(value)  # collected here: one pass over the headers
         elif name == b"upgrade" and head.upgrade and b"h2c" in value.lower():
@@ -78,7 +73,7 @@ def check_framing(head: RequestHead) -> None:
     if hosts > 1 or (hosts == 0 and head.version == "1.1"):
         raise ClientError(400, "an HTTP/1.1 request needs exactly one Host header")
     host = head.host
-    if host is not None and not (_HOSTS.get(host) or valid_host(host)):
+    if host is not None and not _HOSTS[host]:
         raise ClientError(400, "the Host header is not a valid host[:port]")
     if upgrading and head.has_body:
         # httptools stops at an upgrade request's head, so its body would be read as the next
@@ -86,18 +81,22 @@ def check_framing(head: RequestHead) -> None:
         raise ClientError(400, "an Upgrade request cannot carry a body")
 
 
-def valid_host(value: bytes) -> bool:
-    """A reg-name (letters, digits, ``-._~``) or an IP literal, with an optional port ≤ 65535.
-    Verdicts are cached: clients send the same few Host values over and over."""
-    verdict = _HOSTS.get(value)
-    if verdict is None:
+class _HostVerdicts(dict[bytes, bool]):
+    """Is a Host value a reg-name (letters, digits, ``-._~``) or an IP literal, with an optional
+    port ≤ 65535? Verdicts are cached, since clients send the same few Host values over and over;
+    a dict subclass so that a hit is one subscript, with no Python call."""
+
+    def __missing__(self, value: bytes) -> bool:
         verdict = bool(_HOST.match(value))
         if verdict and not value.endswith(b"]") and b":" in value:
             verdict = int(value.rpartition(b":")[2]) <= 65535
-        if len(_HOSTS) >= 4096:
-            _HOSTS.clear()
-        _HOSTS[value] = verdict
-    return verdict
+        if len(self) >= 4096:
+            self.clear()
+        self[value] = verdict
+        return verdict
 
 
-_HOSTS: dict[bytes, bool] = {}
+_HOSTS = _HostVerdicts()
+_FRAMING = frozenset(
+    {b"host", b"transfer-encoding", b"content-length", b"expect", b"connection", b"x-request-id", b"upgrade"}
+)

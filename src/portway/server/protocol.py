@@ -127,7 +127,7 @@ class HttpConnection(RequestReader):
         if self._in_head and not self._line_checked:
             # The request line began in an earlier read: keep its start for the line check (at most
             # a request line's worth: a longer one is refused before it is complete).
-            carry = self._buffer[self._line_end :][-(self.limits.max_request_line + 16) :]
+            carry = self._buffer[self._line_end :][-(self._max_line + 16) :]
             self._buffer = carry + data
         else:
             self._buffer = data
@@ -156,7 +156,7 @@ class HttpConnection(RequestReader):
             return
         if self._in_head:
             self._tail = data[-3:]
-            if self._head_bytes > self.limits.max_request_line + self.limits.max_header_bytes:
+            if self._head_bytes > self._max_line + self._max_header_bytes:
                 self._refuse(ClientError(431, "request header section too large"))
         elif self._scan >= 0:
             try:
@@ -203,9 +203,11 @@ class HttpConnection(RequestReader):
         done, self.active = self.active, None
         if done is None:
             return
-        if self.phase is _RESPONDING or self.phase is _ACTIVE:
-            self.phase = _WAITING  # allowed from both, as just checked
-        if not keep_alive or not done.reusable or self.closing:
+        phase = self.phase
+        if phase is _RESPONDING or phase is _ACTIVE:
+            self.phase = phase = _WAITING  # allowed from both, as just checked
+        closing = phase is _CLOSED or self._close_after or self.state.draining  # (self.closing, inline)
+        if not keep_alive or not done.reusable or closing:
             if self._refused and self.transport is not None and self.phase is not _CLOSED:
                 self.bytes_out += len(self._refused)
                 self.transport.write(self._refused)
@@ -219,7 +221,8 @@ class HttpConnection(RequestReader):
             if not self.queue:
                 self._resume_reading(_PAUSE_PIPELINE)
         elif not self._in_head and self.parsing is None:
-            self._arm(_IDLE, self.limits.keepalive_timeout)
+            self.deadline_kind = _IDLE  # (_arm, inline: after every response kept alive)
+            self.deadline = self.loop.time() + self._idle_timeout
         if self._read_paused & _PAUSE_UPGRADE and self.active is None:
             # An upgrade the upstream declined (any answer but 101), or an h2c upgrade we ignored:
             # the connection goes on as HTTP, starting with what the client sent after that head.
@@ -264,7 +267,7 @@ class HttpConnection(RequestReader):
     def release_reading(self) -> None:
         self._resume_reading(_PAUSE_APP)
         if self.deadline_kind == _BODY:
-            self.deadline = self.loop.time() + self.limits.body_timeout
+            self.deadline = self.loop.time() + self._body_timeout
 
     def start_tunnel(self, receive: Callable[[bytes], None]) -> bytes:
         """Switch to a raw byte pump after a 101; returns bytes the client sent after its head."""
@@ -296,7 +299,9 @@ class HttpConnection(RequestReader):
     # -- internals ---------------------------------------------------------------------------
     def _dispatch(self, incoming: Incoming) -> None:
         self.active = incoming
-        self._enter(_ACTIVE)
+        if self.phase is not _WAITING:
+            self._enter(_ACTIVE)  # raises: only a waiting connection takes a request
+        self.phase = _ACTIVE
         head = incoming.head
         decision = self.state.app.handle(head, self)
         if self.active is not incoming:

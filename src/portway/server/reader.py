@@ -22,7 +22,7 @@ import httptools
 
 from portway.contract import Handler, RequestHead
 from portway.errors import ClientError
-from portway.server.framing import check_framing, check_request_line
+from portway.server.framing import check_framing
 from portway.server.phases import Phase
 from portway.server.request import new_request_id
 from portway.server.state import ServerState
@@ -35,7 +35,6 @@ _NO_DEADLINE, _HEAD, _BODY, _IDLE = 0, 1, 2, 3
 _MAX_CHUNK_EXTENSION = 1024  # bytes after ';' on one chunk-size line
 _MAX_CHUNK_EXTENSIONS = 16 * 1024  # all of a body's extensions together
 _PAUSE_PIPELINE, _PAUSE_APP, _PAUSE_UPGRADE = 1, 2, 4
-_VERSIONS = {"1.1": b"1.1", "1.0": b"1.0"}
 
 
 # A request answered before its body was read keeps the connection only if the rest of the body is
@@ -74,7 +73,15 @@ class RequestReader(asyncio.Protocol):
     def __init__(self, state: ServerState) -> None:
         self.state = state
         self.loop = state.loop
-        self.limits = state.limits
+        self.limits = limits = state.limits
+        # Read on every request: plain ints and floats here, not two attribute hops each time.
+        self._max_line = limits.max_request_line
+        self._max_header_bytes = limits.max_header_bytes
+        self._max_headers = limits.max_headers
+        self._max_body = limits.max_body
+        self._header_timeout = limits.header_timeout
+        self._body_timeout = limits.body_timeout
+        self._idle_timeout = limits.keepalive_timeout
         self.parser = httptools.HttpRequestParser(self)
         self.transport = None
         self.phase = Phase.WAITING
@@ -116,25 +123,26 @@ class RequestReader(asyncio.Protocol):
         self._body_bytes = 0
         self._began_here = True
         self._scan = -1
-        self._scan_carry = b""
-        self._extensions = 0
         self._line_checked = False
-        self._arm(_HEAD, self.limits.header_timeout)
+        self.deadline_kind = _HEAD  # (_arm, inline: every request passes here)
+        self.deadline = self.loop.time() + self._header_timeout
 
     def on_url(self, url: bytes) -> None:
         self._url += url
-        if len(self._url) > self.limits.max_request_line:
+        if len(self._url) > self._max_line:
             raise ClientError(414, "request target too long")
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if not self._line_checked:
             self._check_line()
-        self._header_bytes += len(name) + len(value) + 4
-        if self._header_bytes > self.limits.max_header_bytes:
+        size = self._header_bytes + len(name) + len(value) + 4
+        self._header_bytes = size
+        if size > self._max_header_bytes:
             raise ClientError(431, "request header section too large")
-        if len(self._headers) >= self.limits.max_headers:
+        headers = self._headers
+        if len(headers) >= self._max_headers:
             raise ClientError(431, "too many request header fields")
-        self._headers.append((name.lower(), value))
+        headers.append((name.lower(), value))
 
     def on_headers_complete(self) -> None:
         self._in_head = False
@@ -160,14 +168,19 @@ class RequestReader(asyncio.Protocol):
             if not head.request_id:
                 head.request_id = new_request_id()
             raise
-        if head.content_length is not None and head.content_length > self.limits.max_body:
-            raise ClientError(413, f"request body larger than {self.limits.max_body} bytes")
+        length = head.content_length
+        if length is not None and length > self._max_body:
+            raise ClientError(413, f"request body larger than {self._max_body} bytes")
         if head.body_chunked:
             self._scan = self._head_end()
-        if head.has_body:
-            self._arm(_BODY, self.limits.body_timeout)
+            self._scan_carry = b""
+            self._extensions = 0
+            self._arm(_BODY, self._body_timeout)
+        elif length:
+            self._arm(_BODY, self._body_timeout)
         else:
-            self._arm(_NO_DEADLINE, 0)
+            self.deadline_kind = _NO_DEADLINE  # (_arm, inline: most requests have no body)
+            self.deadline = 0.0
         if self.phase is Phase.CLOSED:
             return  # closed by an earlier request of this same read: nothing more is served
         if self.active is None:
@@ -180,8 +193,13 @@ class RequestReader(asyncio.Protocol):
         self._line_checked = True
         parser = self.parser
         version = parser.get_http_version()
-        raw = _VERSIONS.get(version) or version.encode()
-        self._line_end = check_request_line(self._buffer, self._line_end, parser.get_method(), self._url, raw)
+        raw = b"1.1" if version == "1.1" else version.encode()
+        # The line as the parser read it must appear in the bytes as sent (llhttp skips extra spaces).
+        line = b"%b %b HTTP/%b\r\n" % (parser.get_method(), self._url, raw)
+        found = self._buffer.find(line, self._line_end)
+        if found < 0:
+            raise ClientError(400, "malformed request line")
+        self._line_end = found + len(line)
 
     def _head_end(self) -> int:
         """Where the head just parsed ends in the current read (its body starts there)."""
@@ -203,8 +221,8 @@ class RequestReader(asyncio.Protocol):
         self._extensions += len(extension)
         if len(extension) > _MAX_CHUNK_EXTENSION or self._extensions > _MAX_CHUNK_EXTENSIONS:
             raise ClientError(400, "chunk extensions too long")
-        if size > self.limits.max_body - self._body_bytes:
-            raise ClientError(413, f"request body larger than {self.limits.max_body} bytes")
+        if size > self._max_body - self._body_bytes:
+            raise ClientError(413, f"request body larger than {self._max_body} bytes")
         self._scan = end + 1 + size + 2 if size else -1  # data, its CRLF, then the next size line
 
     def _scan_on(self, data: bytes) -> None:
@@ -225,10 +243,10 @@ class RequestReader(asyncio.Protocol):
         if incoming is None:
             return
         self._body_bytes += len(body)
-        if self._body_bytes > self.limits.max_body:
-            raise ClientError(413, f"request body larger than {self.limits.max_body} bytes")
+        if self._body_bytes > self._max_body:
+            raise ClientError(413, f"request body larger than {self._max_body} bytes")
         if self.deadline_kind == _BODY and not self._read_paused & _PAUSE_APP:
-            self.deadline = self.loop.time() + self.limits.body_timeout  # (not while we hold it)
+            self.deadline = self.loop.time() + self._body_timeout  # (not while we hold it)
         if incoming.handler is not None:
             incoming.handler.on_body(body)
         elif not incoming.discard:
@@ -240,7 +258,7 @@ class RequestReader(asyncio.Protocol):
         if self.active is None and not self.queue:
             # Answered already (a refusal, an answer, or a response that did not wait for this
             # body): the connection now idles until the next request.
-            self._arm(_IDLE, self.limits.keepalive_timeout)
+            self._arm(_IDLE, self._idle_timeout)
         elif self.deadline_kind == _BODY:
             self._arm(_NO_DEADLINE, 0)
         if incoming is None:

@@ -84,6 +84,9 @@ class UpstreamConnection(asyncio.Protocol):
         self.loop = loop
         self.label = label
         self.limits = limits
+        self._max_head = limits.max_head_bytes
+        self._max_fields = limits.max_headers
+        self._read_size = 0  # bytes of the read being parsed
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.sink: ResponseSink | None = None
@@ -99,7 +102,6 @@ class UpstreamConnection(asyncio.Protocol):
         self._status = 0
         self._reason = b""
         self._headers: list[tuple[bytes, bytes]] = []
-        self._head_bytes = 0
         self._head_open = False  # between a response's first byte and the end of its head
         self._head_wire = 0  # bytes read while a head was open: bounds a header that never ends
         self._interim = False
@@ -122,13 +124,19 @@ class UpstreamConnection(asyncio.Protocol):
         self._enter(_ACTIVE)
         self.deadline = 0.0
 
-    def begin(self, sink: ResponseSink, head_only: bool, read_timeout: float) -> None:
+    def begin(
+        self, sink: ResponseSink, head_only: bool, read_timeout: float, head: bytes, whole: bool
+    ) -> None:
+        """Start an exchange by sending the request ``head``; ``whole``: the request has no body,
+        so it is fully sent with its head (no ``request_complete`` follows)."""
         self.sink = sink
         self.head_only = head_only
-        self.request_sent = False
+        self.request_sent = whole
         self._until_close = False
         self._read_timeout = read_timeout
         self.deadline = self.loop.time() + read_timeout
+        if self.transport is not None:
+            self.transport.write(head)
 
     def write(self, data: bytes) -> None:
         if self.transport is not None:
@@ -219,6 +227,7 @@ class UpstreamConnection(asyncio.Protocol):
             self.close()  # bytes nobody asked for: this connection can no longer be trusted
             return
         self.deadline = self.loop.time() + self._read_timeout
+        self._read_size = len(data)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
@@ -256,33 +265,34 @@ class UpstreamConnection(asyncio.Protocol):
     def on_message_begin(self) -> None:
         self._headers = []
         self._reason = b""
-        self._head_bytes = 0
         self._head_open = True
         self._head_wire = 0
 
     def on_status(self, reason: bytes) -> None:
         self._reason += reason
-        self._head_bytes += len(reason)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._head_bytes += len(name) + len(value) + 4
-        headers = self._headers
-        if self._head_bytes > self.limits.max_head_bytes:
-            raise _HeadTooLarge(f"response head over {self.limits.max_head_bytes} bytes")
-        if len(headers) >= self.limits.max_headers:
-            raise _HeadTooLarge(f"response head with over {self.limits.max_headers} fields")
-        headers.append((name, value))
+        # Bounded without a check per field: this read's bytes bound what one call to the parser
+        # can add, data_received bounds the head across reads, and the head is measured once
+        # complete (below), before anything of it is passed on.
+        self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         self._head_open = False
+        if len(self._headers) > self._max_fields or self._head_wire + self._read_size > self._max_head:
+            self._measure_head()  # it may still fit: the bound counts the whole read
         status = self.parser.get_status_code()
         self._status = status
         if 100 <= status < 200 and status != 101:
             self._interim = True  # 100/102/103: not forwarded, the final response follows
             return
-        self.keep_alive = self.parser.should_keep_alive()
+        self.keep_alive = keep = self.parser.should_keep_alive()
+        # llhttp never calls a body that ends at EOF keep-alive, so a kept response skips the scan.
         self._until_close = (
-            not self.head_only and status not in (101, 204, 304) and _close_delimited(self._headers)
+            not keep
+            and not self.head_only
+            and status not in (101, 204, 304)
+            and _close_delimited(self._headers)
         )
         sink = self.sink
         if sink is not None:
@@ -304,6 +314,14 @@ class UpstreamConnection(asyncio.Protocol):
             self._message_done()
 
     # -- internals ---------------------------------------------------------------------------
+    def _measure_head(self) -> None:
+        headers = self._headers
+        if len(headers) > self._max_fields:
+            raise _HeadTooLarge(f"response head with over {self._max_fields} fields")
+        size = len(self._reason) + sum(len(name) + len(value) + 4 for name, value in headers)
+        if size > self._max_head:
+            raise _HeadTooLarge(f"response head over {self._max_head} bytes")
+
     def _message_done(self) -> None:
         self._status = 0
         self.served += 1
@@ -311,7 +329,9 @@ class UpstreamConnection(asyncio.Protocol):
         # Back to the pool before the exchange hears of it, so a pipelined next request can reuse it.
         # A response that ended before its request was fully sent leaves the stream unusable.
         if self.keep_alive and self.request_sent:
-            self._enter(_IDLE)
+            if self.state is not _RECEIVING:
+                self._enter(_IDLE)  # raises: only a connection receiving an answer ends one
+            self.state = _IDLE
             self.deadline = 0.0
             if self.reading_paused:
                 # The last bytes filled the client's buffer and the exchange held us back; the

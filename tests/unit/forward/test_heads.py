@@ -33,6 +33,7 @@ def make_head(
         method, b"/client/path", version, all_headers, keep_alive, upgrade, client_ip, 4000, 0.0
     )
     head.host = host
+    head.connection = next((value for name, value in all_headers if name == b"connection"), None)
     head.content_length = content_length
     head.body_chunked = chunked
     head.request_id = "rid-1"
