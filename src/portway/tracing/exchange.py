@@ -39,7 +39,16 @@ _TRACEPARENT, _TRACESTATE = b"traceparent", b"tracestate"
 
 class TracedExchange(Exchange):
     # `trace_id` shadows Exchange's class attribute (""), which the access log line reads.
-    __slots__ = ("attempt", "base_headers", "sampled", "server", "span_id", "trace_id", "tracer", "tracestate")
+    __slots__ = (
+        "attempt",
+        "base_headers",
+        "sampled",
+        "server",
+        "span_id",
+        "trace_id",
+        "tracer",
+        "tracestate",
+    )
 
     def __init__(
         self,

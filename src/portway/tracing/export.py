@@ -19,11 +19,15 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client import Counter
 
 from portway.tracing.spans import CLIENT, SpanRecord
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.trace import TraceState
 
 log = logging.getLogger("portway.tracing")
 
@@ -121,13 +125,13 @@ class OtlpExporter:
     def __call__(self, batch: Sequence[SpanRecord]) -> bool:
         return bool(self._exporter.export([self.readable(s) for s in batch]) is self._success)
 
-    def readable(self, span: SpanRecord) -> object:
+    def readable(self, span: SpanRecord) -> ReadableSpan:
         from opentelemetry.sdk.trace import Event, ReadableSpan
-        from opentelemetry.trace import Link, SpanKind, Status, StatusCode, TraceFlags, TraceState
+        from opentelemetry.trace import Link, SpanKind, Status, StatusCode, TraceFlags
         from opentelemetry.trace import SpanContext as OtelContext
 
         sampled = TraceFlags(TraceFlags.SAMPLED)
-        state = _trace_state(TraceState, span.tracestate)
+        state = _trace_state(span.tracestate)
         context = OtelContext(span.trace_id, span.span_id, True, sampled, state)
         parent = OtelContext(span.trace_id, span.parent_id, True, sampled, state) if span.parent_id else None
         return ReadableSpan(
@@ -145,14 +149,14 @@ class OtlpExporter:
             instrumentation_scope=self._scope,
         )
 
-    def shutdown(self) -> None:
-        self._exporter.shutdown()
 
 
-def _trace_state(cls: type, raw: bytes) -> object | None:
+def _trace_state(raw: bytes) -> TraceState | None:
+    from opentelemetry.trace import TraceState
+
     if not raw:
         return None
     try:
-        return cls.from_header([raw.decode("ascii")])  # type: ignore[attr-defined]
+        return TraceState.from_header([raw.decode("ascii")])
     except Exception:  # validated as W3C asks; the SDK is stricter on keys: keep the span, drop it
         return None

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
+from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 from opentelemetry.trace import Link, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -125,7 +126,7 @@ def consuming(topic: str, group: str, message_id: str, parent: str | None) -> It
         yield
 
 
-class _EntryPoints:
+class _EntryPoints(Sampler):
     """The root sampler: a trace may start at a request or an event, never at a background query."""
 
     def should_sample(
@@ -137,11 +138,11 @@ class _EntryPoints:
         attributes: Any = None,
         links: Sequence[Link] | None = None,
         trace_state: Any = None,
-    ) -> Any:
-        from opentelemetry.sdk.trace.sampling import Decision, SamplingResult
-
+    ) -> SamplingResult:
         keep = kind in (SpanKind.SERVER, SpanKind.CONSUMER)
-        return SamplingResult(Decision.RECORD_AND_SAMPLE if keep else Decision.DROP, attributes if keep else None)
+        return SamplingResult(
+            Decision.RECORD_AND_SAMPLE if keep else Decision.DROP, attributes if keep else None
+        )
 
     def get_description(self) -> str:
         return "EntryPoints"

@@ -101,7 +101,9 @@ class Receiver:
                             start_ns=s.start_time_unix_nano,
                             end_ns=s.end_time_unix_nano,
                             attributes={a.key: _value(a.value) for a in s.attributes},
-                            events=[(e.name, {a.key: _value(a.value) for a in e.attributes}) for e in s.events],
+                            events=[
+                                (e.name, {a.key: _value(a.value) for a in e.attributes}) for e in s.events
+                            ],
                             links=[(link.trace_id.hex(), link.span_id.hex()) for link in s.links],
                             error=s.status.code == s.status.STATUS_CODE_ERROR,
                             status_message=s.status.message,
@@ -132,7 +134,9 @@ class Receiver:
 @contextlib.contextmanager
 def otlp_receiver(status: int = 200) -> Iterator[Receiver]:
     receiver = Receiver(status)
-    thread = threading.Thread(target=receiver.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(
+        target=receiver.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield receiver

@@ -20,7 +20,9 @@ PARENT_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_SPAN = "00f067aa0ba902b7"
 
 
-def config(upstream: str, endpoint: str, tracing: dict[str, Any] | None = None, **route: Any) -> dict[str, Any]:
+def config(
+    upstream: str, endpoint: str, tracing: dict[str, Any] | None = None, **route: Any
+) -> dict[str, Any]:
     return {
         "tracing": {"endpoint": endpoint, "flush_interval": "20ms", "timeout": "500ms"} | (tracing or {}),
         "upstreams": {"svc": {"targets": [upstream]}},
@@ -58,25 +60,31 @@ async def test_a_new_trace_has_a_server_span_and_a_client_span_whose_id_the_upst
     assert client.span_id == span_id != server.span_id
     assert server.name == "GET /api/items/{id}" and client.name == "GET"
     assert server.service == client.service == "portway"
-    assert server.attributes.items() >= {
-        "http.request.method": "GET",
-        "url.path": "/api/items/7",
-        "url.scheme": "http",
-        "http.route": "/api/items/{id}",
-        "http.response.status_code": 200,
-        "network.peer.address": "127.0.0.1",
-        "server.address": "127.0.0.1",
-        "server.port": port,
-        "user_agent.original": "probe/1",
-        "portway.request_id": response.headers["x-request-id"],
-    }.items()
-    assert client.attributes.items() >= {
-        "http.request.method": "GET",
-        "server.address": "127.0.0.1",
-        "server.port": up_port,
-        "url.full": f"http://127.0.0.1:{up_port}/api/items/7",
-        "http.response.status_code": 200,
-    }.items()
+    assert (
+        server.attributes.items()
+        >= {
+            "http.request.method": "GET",
+            "url.path": "/api/items/7",
+            "url.scheme": "http",
+            "http.route": "/api/items/{id}",
+            "http.response.status_code": 200,
+            "network.peer.address": "127.0.0.1",
+            "server.address": "127.0.0.1",
+            "server.port": port,
+            "user_agent.original": "probe/1",
+            "portway.request_id": response.headers["x-request-id"],
+        }.items()
+    )
+    assert (
+        client.attributes.items()
+        >= {
+            "http.request.method": "GET",
+            "server.address": "127.0.0.1",
+            "server.port": up_port,
+            "url.full": f"http://127.0.0.1:{up_port}/api/items/7",
+            "http.response.status_code": 200,
+        }.items()
+    )
     assert not server.error and not client.error
     assert server.start_ns <= client.start_ns <= client.end_ns <= server.end_ns
     assert receiver.content_types == {"application/x-protobuf"}
@@ -143,7 +151,9 @@ async def test_two_traceparent_headers_start_a_new_trace() -> None:
         async with upstream_server() as up, run_gateway(config(up.address, receiver.endpoint)) as gw:
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gw.port}") as client:
                 tp = f"00-{PARENT_TRACE}-{PARENT_SPAN}-01".encode()
-                response = await client.get("/api/items/1", headers=[("traceparent", tp), ("traceparent", tp)])
+                response = await client.get(
+                    "/api/items/1", headers=[("traceparent", tp), ("traceparent", tp)]
+                )
             assert response.status_code == 200
             found = await spans(receiver, 2)
     assert {s.trace_id for s in found} != {PARENT_TRACE}
@@ -250,11 +260,13 @@ async def test_sampling_is_parent_based_with_a_ratio_for_new_traces() -> None:
 
 async def test_a_ratio_keeps_about_that_share_of_new_traces() -> None:
     with otlp_receiver() as receiver:
-        async with upstream_server() as up:
-            async with run_gateway(config(up.address, receiver.endpoint, {"sample_ratio": 0.25})) as gw:
-                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gw.port}") as client:
-                    for _ in range(400):
-                        assert (await client.get("/api/items/1")).status_code == 200
+        async with (
+            upstream_server() as up,
+            run_gateway(config(up.address, receiver.endpoint, {"sample_ratio": 0.25})) as gw,
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{gw.port}") as client,
+        ):
+            for _ in range(400):
+                assert (await client.get("/api/items/1")).status_code == 200
         kept = {s.trace_id for s in receiver.spans}
         flags = [parse(r.header_all("traceparent")[0]) for r in up.requests]
     assert {trace for _, trace, _, f in flags if f == "01"} == kept
@@ -315,7 +327,9 @@ async def test_the_access_log_line_carries_the_trace_id(tmp_path: Path) -> None:
     log = tmp_path / "access.log"
     with otlp_receiver() as receiver:
         async with upstream_server() as up:
-            cfg = config(up.address, receiver.endpoint) | {"access_log": {"path": str(log), "flush_interval": "10ms"}}
+            cfg = config(up.address, receiver.endpoint) | {
+                "access_log": {"path": str(log), "flush_interval": "10ms"}
+            }
             async with run_gateway(cfg) as gw:
                 assert (await get(gw.port, "/api/items/1")).status_code == 200
                 found = await spans(receiver, 2)

@@ -90,9 +90,10 @@ def place_order(base: str) -> tuple[str, str]:
         assert response.status_code == 202, response.text  # accepted: the saga goes on in events
         order = response.json()["id"]
         deadline = time.monotonic() + 30
-        while client.get(f"/api/orders/{order}", headers={"authorization": f"Bearer {token}"}).json()[
-            "status"
-        ] == "PENDING":
+        while (
+            client.get(f"/api/orders/{order}", headers={"authorization": f"Bearer {token}"}).json()["status"]
+            == "PENDING"
+        ):
             assert time.monotonic() < deadline, "order still PENDING"
             time.sleep(0.1)
     return order, trace_id
