@@ -45,6 +45,7 @@ class TracedExchange(Exchange):
         "sampled",
         "server",
         "span_id",
+        "trace",
         "trace_id",
         "tracer",
         "tracestate",
@@ -67,6 +68,7 @@ class TracedExchange(Exchange):
         self.tracer = tracer
         parent, linked = tracer.parents(head)
         trace_id = parent.trace_id if parent is not None else new_trace_id()
+        self.trace = trace_id
         self.trace_id = f"{trace_id:032x}"
         self.sampled = tracer.sampler.sampled(trace_id, parent)
         self.span_id = new_span_id()
@@ -118,7 +120,7 @@ class TracedExchange(Exchange):
         if base is None:  # the policies' headers, as they were before the first attempt
             base = self.base_headers = list(self.upstream_headers)
         span_id = new_span_id()
-        trace_id = int(self.trace_id, 16)
+        trace_id = self.trace
         headers = [*base, (_TRACEPARENT, traceparent(trace_id, span_id, self.sampled))]
         if self.tracestate:
             headers.append((_TRACESTATE, self.tracestate))

@@ -1,5 +1,5 @@
 """Span export off the event loop: a bounded queue the hot path appends to, and one daemon thread that
-batches it into OTLP/HTTP protobuf requests (the SDK's ``OTLPSpanExporter``).
+batches it into OTLP/HTTP protobuf requests (:mod:`portway.tracing.otlp`).
 
 Rules:
 - The hot path only appends to a deque (atomic under the GIL). A full queue drops the span and
@@ -7,8 +7,7 @@ Rules:
   or slow costs dropped spans, never latency.
 - The thread wakes every ``flush_interval``, or as soon as a batch is full, and exports in batches
   of ``batch_size``. A failed export (refused, unreachable, timed out after ``timeout``) drops its
-  batch and counts it (``reason="export_failed"``); nothing is retried past the exporter's own
-  retries within ``timeout``, so the queue keeps moving.
+  batch and counts it (``reason="export_failed"``); a batch is tried once, so the queue keeps moving.
 - :meth:`stop` asks the thread to export what is queued and end; :meth:`join` waits for it (at
   shutdown), bounded.
 """
@@ -19,15 +18,12 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from prometheus_client import Counter
 
-from portway.tracing.spans import CLIENT, SpanRecord
-
-if TYPE_CHECKING:
-    from opentelemetry.sdk.trace import ReadableSpan
-    from opentelemetry.trace import TraceState
+from portway.tracing.otlp import Encoder, OtlpHttp
+from portway.tracing.spans import SpanRecord
 
 log = logging.getLogger("portway.tracing")
 
@@ -106,57 +102,16 @@ class SpanQueue:
 
 
 class OtlpExporter:
-    """Batches of :class:`SpanRecord` → ``ReadableSpan`` → the SDK's OTLP/HTTP protobuf exporter."""
+    """Batches of :class:`SpanRecord` → one OTLP/HTTP protobuf request each (:mod:`portway.tracing.otlp`)."""
 
     def __init__(self, url: str, service_name: str, headers: dict[str, str], timeout: float) -> None:
-        # Imported here: a gateway without tracing never loads the SDK.
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-        from opentelemetry.sdk.resources import Resource
-        from opentelemetry.sdk.trace.export import SpanExportResult
-        from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-
         from portway import __version__
 
-        self._success = SpanExportResult.SUCCESS
-        self._exporter = OTLPSpanExporter(endpoint=url, headers=headers, timeout=timeout)
-        self._resource = Resource.create({"service.name": service_name, "service.version": __version__})
-        self._scope = InstrumentationScope("portway", __version__)
+        self.encoder = Encoder(service_name, __version__)
+        self.http = OtlpHttp(url, headers, timeout)
+
+    def __repr__(self) -> str:
+        return f"<OtlpExporter {self.http.url}>"
 
     def __call__(self, batch: Sequence[SpanRecord]) -> bool:
-        return bool(self._exporter.export([self.readable(s) for s in batch]) is self._success)
-
-    def readable(self, span: SpanRecord) -> ReadableSpan:
-        from opentelemetry.sdk.trace import Event, ReadableSpan
-        from opentelemetry.trace import Link, SpanKind, Status, StatusCode, TraceFlags
-        from opentelemetry.trace import SpanContext as OtelContext
-
-        sampled = TraceFlags(TraceFlags.SAMPLED)
-        state = _trace_state(span.tracestate)
-        context = OtelContext(span.trace_id, span.span_id, True, sampled, state)
-        parent = OtelContext(span.trace_id, span.parent_id, True, sampled, state) if span.parent_id else None
-        return ReadableSpan(
-            name=span.name,
-            context=context,
-            parent=parent,
-            resource=self._resource,
-            attributes=span.attributes,
-            events=[Event(name, attrs, ts) for name, ts, attrs in span.events],
-            links=[Link(OtelContext(t, s, True)) for t, s in span.links],
-            kind=SpanKind.CLIENT if span.kind == CLIENT else SpanKind.SERVER,
-            status=Status(StatusCode.ERROR, span.error) if span.error else Status(StatusCode.UNSET),
-            start_time=span.start_ns,
-            end_time=span.end_ns,
-            instrumentation_scope=self._scope,
-        )
-
-
-
-def _trace_state(raw: bytes) -> TraceState | None:
-    from opentelemetry.trace import TraceState
-
-    if not raw:
-        return None
-    try:
-        return TraceState.from_header([raw.decode("ascii")])
-    except Exception:  # validated as W3C asks; the SDK is stricter on keys: keep the span, drop it
-        return None
+        return self.http.post(self.encoder.request(batch))
