@@ -31,10 +31,12 @@ from portway.server.tls import TlsContexts
 from portway.sweeper import Sweeper
 from portway.telemetry.access_log import AccessLog
 from portway.telemetry.metrics import RequestMetrics
+from portway.tracing import TracedExchange, Tracer
 from portway.upstream import Upstream
 from portway.upstream.connection import ResponseLimits
 
 _ROUTE_CACHE_SIZE = 8192
+_TRACE_HEADERS = ("traceparent", "tracestate")
 _ALLOW_ANY = b"GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
 
 
@@ -70,7 +72,8 @@ class Gateway:
         api_keys = config.auth.api_keys
         self.rules = ForwardingRules(
             config.trusted_proxies,
-            [*config.auth.identity.headers, *mapped],
+            # A traced gateway sets traceparent/tracestate itself (the client's are its parent).
+            [*config.auth.identity.headers, *mapped, *(_TRACE_HEADERS if config.tracing.enabled else ())],
             [api_keys.query] if api_keys is not None and api_keys.query else [],
             scheme="https" if config.tls is not None else "http",
             response_headers=(
@@ -99,6 +102,17 @@ class Gateway:
         self._has_hosts = self.router.has_hosts  # read per request; the table never changes
         shortest = min((u.timeouts.read for u in config.upstreams.values()), default=30.0)
         sweeper.fit(min(shortest, min((u.timeouts.connect for u in config.upstreams.values()), default=2.0)))
+        self.tracer = self._tracer(config, previous)  # last: a build that failed hands nothing over
+
+    def _tracer(self, config: GatewayConfig, previous: Gateway | None) -> Tracer | None:
+        """The previous gateway's tracer when ``tracing:`` is unchanged (its queue goes on)."""
+        old = previous.tracer if previous is not None else None
+        if old is not None and old.config == config.tracing and previous is not None:
+            previous.tracer = None  # handed over: its retire() must not stop it
+            return old
+        if not config.tracing.enabled:
+            return None
+        return Tracer(config.tracing, self.rules.is_trusted, "https" if config.tls is not None else "http")
 
     def _retry_policy(self, route: Route) -> RetryPolicy | None:
         upstream = self.upstreams[route.upstream]
@@ -154,9 +168,16 @@ class Gateway:
         limit = route.max_body
         if limit is not None and head.content_length is not None and head.content_length > limit:
             return ClientError(413, f"request body larger than {limit} bytes")
-        exchange = Exchange(
-            head, responder, route, path, match.upstream_path, query, self.rules, self.access_log
-        )
+        tracer = self.tracer
+        if tracer is None:
+            exchange = Exchange(
+                head, responder, route, path, match.upstream_path, query, self.rules, self.access_log
+            )
+        else:
+            exchange = TracedExchange(
+                tracer, match.route.path, head, responder, route, path, match.upstream_path, query,
+                self.rules, self.access_log,
+            )  # fmt: skip
         denial = exchange.start()
         return exchange if denial is None else denial
 
@@ -204,3 +225,5 @@ class Gateway:
     def retire(self) -> None:
         for upstream in self.upstreams.values():
             upstream.retire()
+        if self.tracer is not None:
+            self.tracer.stop()  # exports what is queued, then its thread ends (joined at shutdown)

@@ -129,6 +129,8 @@ class RunningServer:
         await self.gateway.policy_state.aclose()
         if self.access_log is not None:
             self.access_log.close()
+        if self.gateway.tracer is not None:
+            self.gateway.tracer.join()  # the last spans go out (bounded: a dead collector waits no more)
         self.stopped.set()
 
     @property

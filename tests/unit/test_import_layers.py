@@ -35,6 +35,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("policies", ("portway.policies",)),
     ("upstream", ("portway.upstream",)),
     ("forward", ("portway.forward",)),
+    ("trace", ("portway.tracing",)),
     ("compose", ("portway.gateway",)),
     (
         "operate",

@@ -26,6 +26,7 @@ from portway.config.security import (
     RateLimitStore,
 )
 from portway.config.tls import ListenerTls, UpstreamTls
+from portway.config.tracing import Tracing
 from portway.config.units import Duration, PositiveDuration, PositiveSize, Size
 
 _METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
@@ -225,6 +226,7 @@ class GatewayConfig(Model):
     limits: Limits = Limits()
     paths: Paths = Paths()
     access_log: AccessLog = AccessLog()
+    tracing: Tracing = Tracing()  # OpenTelemetry spans over OTLP/HTTP (docs/tracing.md); off by default
     shutdown_grace: Duration = 10.0
     trusted_proxies: CidrList = []
     auth: AuthConfig = AuthConfig()

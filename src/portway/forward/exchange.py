@@ -57,6 +57,7 @@ class Exchange(Connecting):
         "keep_client", "out_start", "response_headers", "status", "up_read_paused",
     )
     # fmt: on
+    trace_id = ""  # the access log's trace_id; a class default, set per request by tracing.TracedExchange
 
     def __init__(
         self,
@@ -393,5 +394,6 @@ class Exchange(Connecting):
                     self.client.bytes_out - self.out_start,
                     elapsed * 1000.0,
                     self.client.tls_version,
+                    self.trace_id,
                 )
             )

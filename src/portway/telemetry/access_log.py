@@ -13,9 +13,9 @@ import threading
 import time
 from typing import IO
 
-Entry = tuple[float, str, str, str, str, str, str, int, int, int, float, str]
+Entry = tuple[float, str, str, str, str, str, str, int, int, int, float, str, str]
 FIELDS = ("time", "request_id", "client", "method", "path", "route", "upstream", "status",
-          "bytes_in", "bytes_out", "duration_ms", "tls")  # fmt: skip
+          "bytes_in", "bytes_out", "duration_ms", "tls", "trace_id")  # fmt: skip
 
 
 class AccessLog:
@@ -50,6 +50,8 @@ class AccessLog:
             record["duration_ms"] = round(entry[10], 3)
             if not entry[11]:
                 del record["tls"]  # a plain-HTTP request: the line stays as it was
+            if not entry[12]:
+                del record["trace_id"]  # tracing is off (docs/tracing.md)
             lines.append(json.dumps(record, separators=(",", ":")))
         try:
             self._stream.write("\n".join(lines) + "\n")

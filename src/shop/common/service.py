@@ -19,6 +19,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shop.common import tracing
 from shop.common.background import Background
 from shop.common.db import Database
 from shop.common.events import EventBus, backend_from_url
@@ -142,6 +143,7 @@ def create_service_app(
             yield
         finally:
             await service.stop()
+            tracing.shutdown()
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.service = service
@@ -151,4 +153,5 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     app.openapi = _problem_openapi(app)  # type: ignore[method-assign]
+    tracing.instrument(app, service.settings, service.db)  # on when OTEL_EXPORTER_OTLP_ENDPOINT is set
     return app

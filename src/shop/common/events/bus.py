@@ -20,7 +20,7 @@ from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shop.common import context, faults
+from shop.common import context, faults, tracing
 from shop.common.background import Background
 from shop.common.db import Database
 from shop.common.events.backend import RETENTION_SECONDS, EventBackend
@@ -96,7 +96,8 @@ class EventBus:
         async def deliver(envelope: Envelope) -> None:
             token = context.bind(context.correlation_from(envelope.request_id, envelope.traceparent))
             try:
-                outcome = await self._handle(sub, envelope)
+                with tracing.consuming(envelope.topic, sub.group, envelope.id, envelope.traceparent):
+                    outcome = await self._handle(sub, envelope)
             except Exception:
                 self.metrics.events_handled.labels(envelope.topic, sub.group, "failed").inc()
                 raise

@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shop.common import context
+from shop.common import context, tracing
 
 
 class EventSchemaError(Exception):
@@ -57,7 +57,8 @@ class Envelope(BaseModel):
             version=event.version,
             source=source,
             request_id=correlation.request_id if correlation else None,
-            traceparent=correlation.traceparent if correlation else None,
+            # the current span's when traced (a consumer's span is its child), else the correlation's
+            traceparent=tracing.traceparent() or (correlation.traceparent if correlation else None),
             data=event.model_dump(mode="json"),
         )
 
