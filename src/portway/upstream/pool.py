@@ -18,7 +18,8 @@ Rules:
 - ``mark_down()`` takes the target out of rotation until ``mark_up()``, whatever connects succeed
   meanwhile: a supervisor that knows the process is dead or still starting (``portway up``) says so.
 - ``outcome(failed)`` is called by the exchange only when ``observing`` (an outlier or breaker
-  config): with neither, answers cost the pool nothing.
+  config): with neither, answers cost the pool nothing. ``deferred(headers)`` is called on every
+  503: a ``Retry-After`` in it takes the target out for that long (upstream/retry_after.py).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import contextlib
 import math
 import socket
 import ssl
+import time
 from collections import deque
 
 from portway.config.models import Pool as PoolConfig
@@ -37,6 +39,7 @@ from portway.upstream import breaker as circuit
 from portway.upstream.breaker import CircuitBreaker
 from portway.upstream.connection import ResponseLimits, UpstreamConnection
 from portway.upstream.health import Event, Health, TargetHealth
+from portway.upstream.retry_after import DEFAULT_CAP, parse_delay, retry_after
 from portway.upstream.target import Target
 
 
@@ -98,6 +101,18 @@ class TargetPool:
         if breaker is not None:
             breaker.step(circuit.Event.FAILURE if failed else circuit.Event.SUCCESS, now)
         self._recompute()
+
+    def deferred(self, headers: list[tuple[bytes, bytes]], wall_now: float | None = None) -> None:
+        """A 503 from this target: its ``Retry-After``, if any, keeps it out that long."""
+        value = retry_after(headers)
+        if value is None:
+            return
+        outlier = self.health.outlier
+        cap = outlier.max_ejection if outlier is not None else DEFAULT_CAP
+        delay = parse_delay(value, time.time() if wall_now is None else wall_now, cap)
+        if delay > 0.0:
+            self.health.step(Event.RETRY_AFTER, self.loop.time(), delay)
+            self._recompute()
 
     def admit(self) -> None:
         """A balancer picked this target: a half-open breaker counts its probes."""
