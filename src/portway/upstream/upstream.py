@@ -25,14 +25,18 @@ from portway.contract import RequestHead
 from portway.errors import NoHealthyTarget
 from portway.sweeper import Sweeper
 from portway.tasks import spawn
+from portway.telemetry.metrics import TargetSample, UpstreamSample
 from portway.upstream.balancer import BALANCERS, Balancer
-from portway.upstream.breaker import CircuitBreaker
+from portway.upstream.breaker import Circuit, CircuitBreaker
 from portway.upstream.budget import RetryBudget
 from portway.upstream.connection import ResponseLimits
-from portway.upstream.health import TargetHealth
+from portway.upstream.health import Health, TargetHealth
 from portway.upstream.pool import TargetPool
 from portway.upstream.probe import probe_forever
 from portway.upstream.target import Target
+
+_HEALTH_STATES = tuple(state.value for state in Health)
+_BREAKER_STATES = tuple(state.value for state in Circuit)
 
 
 class TargetsUnavailable(NoHealthyTarget):
@@ -87,8 +91,11 @@ class Upstream:
         self.balancer: Balancer | None = BALANCERS[config.balance](self.pools) if self.pools else None
         self.gated = config.breaker is not None  # a half-open breaker counts the requests let through
         self.budget: RetryBudget | None = None
+        self._old_budget = previous.budget if previous is not None else None
         if config.retries is not None:
-            self.budget = RetryBudget(config.retries.budget)
+            self.budget = self._new_budget(config.retries.budget)
+        # Requests sent again, by reason (`connect`, `replay`, `reset`, `timeout`, a status): counters.
+        self.retries: dict[str, int] = dict(previous.retries) if previous is not None else {}
         hashing = config.balance == "hash"
         self._hash_ip = hashing and config.hash_on == "ip"
         self._hash_header = config.hash_on[7:].lower().encode() if hashing and not self._hash_ip else None
@@ -101,8 +108,17 @@ class Upstream:
     def budget_for(self, config: BudgetConfig) -> RetryBudget:
         """The upstream's retry budget (a route's own retries share it when the upstream has one)."""
         if self.budget is None:
-            self.budget = RetryBudget(config)
+            self.budget = self._new_budget(config)
         return self.budget
+
+    def _new_budget(self, config: BudgetConfig) -> RetryBudget:
+        budget = RetryBudget(config)
+        if self._old_budget is not None:
+            budget.inherit(self._old_budget)
+        return budget
+
+    def count_retry(self, reason: str) -> None:
+        self.retries[reason] = self.retries.get(reason, 0) + 1
 
     def pick(self, head: RequestHead) -> TargetPool:
         balancer = self.balancer
@@ -161,10 +177,34 @@ class Upstream:
         return [pool.snapshot() for pool in self.pools]
 
     def summary(self) -> dict[str, object]:
-        out: dict[str, object] = {"in_flight": self.in_flight}
+        out: dict[str, object] = {"in_flight": self.in_flight, "retries": dict(self.retries)}
         if self.budget is not None:
             out["retry_budget"] = self.budget.snapshot(self.loop.time())
         return out
+
+    def sample(self) -> UpstreamSample:
+        """Plain numbers for /metrics (telemetry/metrics.py renders them)."""
+        now = self.loop.time()
+        targets = []
+        for pool in self.pools:
+            breaker = pool.breaker
+            moves = {(a.value, b.value): n for (a, b), n in breaker.moves.items()} if breaker else {}
+            target = TargetSample(
+                pool.target.address,
+                pool.health.state_at(now).value,
+                pool.available,
+                pool.health.ejected_total,
+                pool.open,
+                pool.busy,
+                len(pool.idle),
+                breaker.state_at(now).value if breaker is not None else None,
+                moves,
+            )
+            targets.append(target)
+        exhausted = self.budget.exhausted if self.budget is not None else 0
+        return UpstreamSample(
+            self.name, _HEALTH_STATES, _BREAKER_STATES, targets, self.in_flight, dict(self.retries), exhausted
+        )
 
     def retire(self) -> None:
         for task in self._probes:
