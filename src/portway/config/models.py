@@ -93,7 +93,7 @@ class Pool(Model):
 
 class Upstream(Model):
     targets: list[str] = Field(min_length=0)
-    balance: Literal["round_robin", "least_conn", "hash"] = "round_robin"
+    balance: Literal["round_robin", "least_conn", "hash", "ewma"] = "round_robin"
     hash_on: str = "ip"
     preserve_host: bool = False
     timeouts: Timeouts = Timeouts()

@@ -39,6 +39,7 @@ from portway.upstream import breaker as circuit
 from portway.upstream.breaker import CircuitBreaker
 from portway.upstream.connection import ResponseLimits, UpstreamConnection
 from portway.upstream.health import Event, Health, TargetHealth
+from portway.upstream.latency import PeakEwma
 from portway.upstream.retry_after import DEFAULT_CAP, parse_delay, retry_after
 from portway.upstream.target import Target
 
@@ -69,6 +70,7 @@ class TargetPool:
         self.blocked_until = 0.0  # balancers skip the target until then (inf: until an event)
         self.hard = False  # blocked for a reason panic mode must respect (checks, hold, breaker)
         self.retired = False
+        self.latency: PeakEwma | None = None  # set by the `ewma` balancer: then each request is timed
         self._waiters: deque[asyncio.Future[UpstreamConnection]] = deque()
 
     def __repr__(self) -> str:
@@ -148,6 +150,8 @@ class TargetPool:
             if conn.usable:
                 self.busy += 1
                 conn.claim()
+                if self.latency is not None:
+                    conn.claimed_at = self.loop.time()
                 return conn
             conn.close()
         return None
@@ -174,6 +178,7 @@ class TargetPool:
 
     async def _connect(self) -> UpstreamConnection:
         self.open += 1
+        started = self.loop.time()
         target = self.target
 
         def protocol() -> UpstreamConnection:
@@ -226,11 +231,17 @@ class TargetPool:
             self.event(Event.CONNECT_OK)
         self.busy += 1
         conn.claim()
+        if self.latency is not None:
+            conn.claimed_at = started  # the connect counts: a target slow to accept is slow
         self.sweeper.timed.add(conn)
         return conn
 
     def release(self, conn: UpstreamConnection) -> None:
         self.busy -= 1
+        latency = self.latency
+        if latency is not None:
+            now = self.loop.time()
+            latency.observe(now - conn.claimed_at, now)
         if self.retired:
             conn.close()
             return
@@ -239,6 +250,8 @@ class TargetPool:
             if not waiter.done():
                 self.busy += 1
                 conn.claim()
+                if latency is not None:
+                    conn.claimed_at = self.loop.time()
                 waiter.set_result(conn)
                 return
         conn.deadline = self.loop.time() + self.config.idle_timeout
@@ -249,6 +262,10 @@ class TargetPool:
         self.sweeper.timed.discard(conn)
         if was_busy:
             self.busy -= 1
+            latency = self.latency
+            if latency is not None:  # an error or a timeout is an answer as slow as it took
+                now = self.loop.time()
+                latency.observe(now - conn.claimed_at, now)
         elif conn in self.idle:
             self.idle.remove(conn)
         self.open -= 1

@@ -26,7 +26,7 @@ from portway.errors import NoHealthyTarget
 from portway.sweeper import Sweeper
 from portway.tasks import spawn
 from portway.telemetry.metrics import TargetSample, UpstreamSample
-from portway.upstream.balancer import BALANCERS, Balancer
+from portway.upstream.balancer import BALANCERS, Balancer, Ewma
 from portway.upstream.breaker import Circuit, CircuitBreaker
 from portway.upstream.budget import RetryBudget
 from portway.upstream.connection import ResponseLimits
@@ -88,7 +88,7 @@ class Upstream:
             )
             pool._recompute()
             self.pools.append(pool)
-        self.balancer: Balancer | None = BALANCERS[config.balance](self.pools) if self.pools else None
+        self.balancer: Balancer | None = self._balancer(self.pools)
         self.gated = config.breaker is not None  # a half-open breaker counts the requests let through
         self.budget: RetryBudget | None = None
         self._old_budget = previous.budget if previous is not None else None
@@ -101,6 +101,13 @@ class Upstream:
         self._hash_header = config.hash_on[7:].lower().encode() if hashing and not self._hash_ip else None
         self._panic = 0
         self._probes: list[asyncio.Task[None]] = []
+
+    def _balancer(self, pools: list[TargetPool]) -> Balancer | None:
+        if not pools:
+            return None
+        if self.config.balance == "ewma":
+            return Ewma(pools, self.loop.time)
+        return BALANCERS[self.config.balance](pools)
 
     def __repr__(self) -> str:
         return f"<Upstream {self.name} {self.config.balance} targets={len(self.pools)}>"
