@@ -204,7 +204,7 @@ async def test_sigstop_of_one_is_ejected_within_two_seconds_with_few_failures(tm
             after = await load(http, 100)
     assert noticed < 2.0  # two failed checks of 200 ms each, every 200 ms
     assert outcome.failed <= 3, [s for s in outcome.statuses if s != 200]  # per-try timeouts retried
-    assert after.failed == 0 and max(after.seconds) < 0.4  # nothing waits on the frozen one any more
+    assert after.failed == 0 and max(after.seconds) < 0.5  # none waited out a per-try timeout (500 ms) on it
 
 
 async def test_a_flapping_replica_costs_almost_no_failures(tmp_path: Path) -> None:
@@ -260,4 +260,4 @@ async def test_sighup_while_a_replica_is_frozen_keeps_it_avoided(tmp_path: Path)
             states = await target_states(http, admin)
             after = await load(http, 200)
     assert states[0] == "unhealthy"  # the new gateway inherited the state
-    assert after.failed == 0 and max(after.seconds) < 0.4  # no request waited on the frozen one
+    assert after.failed == 0 and max(after.seconds) < 0.5  # none waited out a per-try timeout on it
