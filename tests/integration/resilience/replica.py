@@ -6,7 +6,9 @@ directory) serves HTTP/1.1 keep-alive on 127.0.0.1, prints ``port N`` once liste
 - anything else: 200 with its name, after ``--delay`` seconds.
 
 ``--flap S`` takes it down (listener closed, open connections dropped) and up again every S seconds,
-printing ``down``/``up``. Only the standard library: it must start fast and never need the gateway.
+printing ``down``/``up``; ``--random-503 P`` answers that share of requests with a 503 (seeded);
+``--report`` prints ``served N`` every 50 ms (bench/faults.py counts upstream attempts with it).
+Only the standard library: it must start fast and never need the gateway.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import sys
 
 
@@ -23,6 +26,8 @@ class Replica:
         self.served = 0
         self.checks = 0
         self.writers: set[asyncio.StreamWriter] = set()
+        self.rng = random.Random(args.name)
+        self.reporting: asyncio.Task[None] | None = None
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.writers.add(writer)
@@ -70,12 +75,16 @@ class Replica:
         if self.args.delay:
             await asyncio.sleep(self.args.delay)  # the scripted behaviour: a slow answer
         self.served += 1
+        if self.args.random_503 and self.rng.random() < self.args.random_503:
+            return 503, b"busy"
         return 200, self.args.name.encode()
 
     async def run(self) -> None:
         server = await asyncio.start_server(self.handle, "127.0.0.1", self.args.port)
         port = server.sockets[0].getsockname()[1]
         print(f"port {port}", flush=True)
+        if self.args.report:
+            self.reporting = asyncio.create_task(self.report())  # until the process ends
         if not self.args.flap:
             await asyncio.Event().wait()  # until killed
         while True:
@@ -88,6 +97,14 @@ class Replica:
             server = await asyncio.start_server(self.handle, "127.0.0.1", port)
             print("up", flush=True)
 
+    async def report(self) -> None:
+        last = -1
+        while True:
+            if self.served != last:
+                last = self.served
+                print(f"served {last}", flush=True)
+            await asyncio.sleep(0.05)
+
 
 def main() -> None:
     parser = argparse.ArgumentParser()
@@ -96,6 +113,8 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.0)
     parser.add_argument("--flap", type=float, default=0.0)
     parser.add_argument("--fail-health", action="store_true")
+    parser.add_argument("--random-503", type=float, default=0.0)
+    parser.add_argument("--report", action="store_true")
     asyncio.run(Replica(parser.parse_args()).run())
 
 
