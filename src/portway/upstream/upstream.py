@@ -155,7 +155,7 @@ class Upstream:
             error: Exception | None = None
             try:
                 addresses = await self.resolver(record.host, record.port)
-            except (OSError, TimeoutError, UnicodeError) as exc:
+            except (OSError, TimeoutError, UnicodeError, ValueError) as exc:  # a bad name, too
                 addresses, error = [], exc
             if self.retired_flag:
                 return False
