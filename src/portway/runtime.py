@@ -138,7 +138,8 @@ class RunningServer:
         return self.state.draining
 
     def exposition(self) -> bytes:
-        return self.gateway.metrics.exposition()
+        gateway = self.gateway
+        return gateway.metrics.exposition([upstream.sample() for upstream in gateway.upstreams.values()])
 
     def snapshot(self) -> dict[str, object]:
         """This process, for the admin API: listener, connections, reloads, the gateway's own."""

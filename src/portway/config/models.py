@@ -15,7 +15,7 @@ from pydantic import Field, field_validator, model_validator
 from portway.config.hostport import parse_hostport
 from portway.config.local import ServiceConfig
 from portway.config.models_base import Model
-from portway.config.resilience import Breaker, HealthCheck, Outlier, Retries, RouteRetries
+from portway.config.resilience import Breaker, Discovery, HealthCheck, Outlier, Retries, RouteRetries
 from portway.config.security import (
     AuthConfig,
     CidrList,
@@ -94,7 +94,7 @@ class Pool(Model):
 
 class Upstream(Model):
     targets: list[str] = Field(min_length=0)
-    balance: Literal["round_robin", "least_conn", "hash"] = "round_robin"
+    balance: Literal["round_robin", "least_conn", "hash", "ewma"] = "round_robin"
     hash_on: str = "ip"
     preserve_host: bool = False
     timeouts: Timeouts = Timeouts()
@@ -106,6 +106,7 @@ class Upstream(Model):
     breaker: Breaker | None = None
     retries: Retries | None = None
     max_concurrent: int | None = Field(default=None, ge=1)  # requests in flight; beyond: a fast 503
+    discovery: Discovery | Literal[False] = Discovery()  # hostname targets → their addresses
 
     @field_validator("targets")
     @classmethod

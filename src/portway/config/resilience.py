@@ -165,6 +165,13 @@ class Retries(Model):
         return frozenset(v for v in self.on if isinstance(v, str))
 
 
+class Discovery(Model):
+    """A hostname target stands for all its addresses, re-resolved every ``interval``
+    (upstream/discovery.py); ``discovery: false`` uses the name as one target, resolved per connect."""
+
+    interval: Duration = Field(default=30.0, gt=0)
+
+
 RouteRetries = Retries | Literal[False]
 
 

@@ -16,13 +16,13 @@ import time
 from collections.abc import Callable
 
 from portway.contract import RequestHead
-from portway.errors import UpstreamError
+from portway.errors import ReadTimeout, UpstreamError
 from portway.forward.retry import RetryPolicy
 from portway.upstream.pool import TargetPool
 
 
 class Attempts:
-    __slots__ = ("policy", "replay", "replay_size", "tried", "tries")
+    __slots__ = ("policy", "reason", "replay", "replay_size", "tried", "tries")
 
     def __init__(self, policy: RetryPolicy, has_body: bool) -> None:
         self.policy = policy
@@ -30,6 +30,7 @@ class Attempts:
         self.tried: list[TargetPool] = []
         self.replay: list[bytes] | None = [] if has_body and policy.attempts > 1 else None
         self.replay_size = 0
+        self.reason = ""  # why the last retry was allowed: `reset`, `timeout` or the status
 
     def __repr__(self) -> str:
         return f"<Attempts {self.tries}/{self.policy.attempts} tried={len(self.tried)}>"
@@ -64,14 +65,18 @@ class Attempts:
         if isinstance(failure, int):
             if failure not in policy.statuses:
                 return False
+            reason = str(failure)
         elif not policy.matches(failure):
             return False
+        else:
+            reason = "timeout" if isinstance(failure, ReadTimeout) else "reset"
         if not policy.safe(head) or (head.has_body and self.replay is None):
             return False
         budget = policy.budget
         if budget is not None and not budget.try_retry(now):
             return False
         self.tries += 1
+        self.reason = reason
         return True
 
     def delay(self) -> float:

@@ -110,6 +110,7 @@ class Connecting:
                         self._fail(exc)
                     return
                 log.warning("upstream %s: %s; trying another target", upstream.name, exc)
+                upstream.count_retry("connect")
                 failed.append(pool)
                 try:
                     pool = upstream.pick_other(self.head, failed)
@@ -166,6 +167,7 @@ class Connecting:
         """No byte of answer came back (a kept-alive connection reused as the peer closed it, or a
         replica that died): see forward/retry.py for what may be sent again."""
         self.replays += 1
+        self.route.upstream.count_retry("replay")
         try:
             self.pool = self.route.upstream.pick(self.head)
         except UpstreamError as exc:
@@ -181,6 +183,7 @@ class Connecting:
             return
         if self.pool is not None:
             attempts.tried.append(self.pool)
+        self.route.upstream.count_retry(attempts.reason)
         try:
             self.pool = pool = self.route.upstream.pick_other(self.head, attempts.tried)
         except UpstreamError as exc:

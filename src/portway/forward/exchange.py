@@ -216,8 +216,11 @@ class Exchange(Connecting):
     def on_response_head(self, status: int, reason: bytes, headers: list[tuple[bytes, bytes]]) -> None:
         head = self.head
         pool = self.pool
-        if pool is not None and pool.observing:
-            pool.outcome(status >= 500)
+        if pool is not None:
+            if pool.observing:
+                pool.outcome(status >= 500)
+            if status == 503:
+                pool.deferred(headers)  # honours the target's Retry-After
         attempts = self.attempts
         if attempts is not None and status in attempts.policy.statuses and attempts.may_retry(head, status):
             up, self.up = self.up, None

@@ -1,4 +1,4 @@
-"""Choosing a target for a request: round robin, least connections, consistent hash.
+"""Choosing a target for a request: round robin, least connections, consistent hash, peak EWMA.
 
 Each balancer skips targets that are not ``available`` (upstream/health.py, breaker.py) and returns
 ``None`` when none is: the upstream then decides between panic mode and a fast 503 (upstream.py).
@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-from collections.abc import Sequence
+import random
+import time
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from portway.upstream.latency import PeakEwma
 from portway.upstream.pool import TargetPool
 
 
@@ -89,12 +92,65 @@ class ConsistentHash:
         return None
 
 
+class Ewma:
+    """Power of two choices over peak-EWMA latency x in-flight requests (upstream/latency.py).
+
+    Two distinct targets are drawn at random and the one that scores lower gets the request: as
+    good as comparing all of them for spreading load (Mitzenmacher), O(1), and without the herd a
+    global minimum draws onto one target. The balancer installs a :class:`PeakEwma` on each pool
+    (``pool.latency``), which the pool feeds with the duration of each request it serves.
+    """
+
+    def __init__(
+        self,
+        pools: Sequence[TargetPool],
+        clock: Callable[[], float] = time.monotonic,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.pools = list(pools)
+        self.clock = clock
+        self.rand = rand
+        self.latency: list[PeakEwma] = []
+        for pool in self.pools:
+            if pool.latency is None:  # a rebuilt balancer (discovery) keeps what was measured
+                pool.latency = PeakEwma()
+            self.latency.append(pool.latency)
+
+    def pick(self, key: bytes | None) -> TargetPool | None:
+        pools = self.pools
+        count = len(pools)
+        if count == 1:
+            return pools[0] if pools[0].available else None
+        i = int(self.rand() * count) % count
+        j = (i + 1 + int(self.rand() * (count - 1))) % count
+        a, b = pools[i], pools[j]
+        if a.available and b.available:
+            now = self.clock()
+            if self.latency[j].score(b.busy, now) < self.latency[i].score(a.busy, now):
+                return b
+            return a
+        if a.available:
+            return a
+        if b.available:
+            return b
+        now = self.clock()
+        best: TargetPool | None = None
+        best_score = 0.0
+        for pool, latency in zip(pools, self.latency, strict=True):
+            if pool.available:
+                score = latency.score(pool.busy, now)
+                if best is None or score < best_score:
+                    best, best_score = pool, score
+        return best
+
+
 def _hash(data: bytes) -> int:
     return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
 
 
-BALANCERS: dict[str, type[RoundRobin] | type[LeastConn] | type[ConsistentHash]] = {
+BALANCERS: dict[str, type[RoundRobin] | type[LeastConn] | type[ConsistentHash] | type[Ewma]] = {
     "round_robin": RoundRobin,
     "least_conn": LeastConn,
     "hash": ConsistentHash,
+    "ewma": Ewma,
 }

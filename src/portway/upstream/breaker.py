@@ -52,6 +52,7 @@ class CircuitBreaker:
         self.admitted = 0
         self.successes = 0
         self.opened = 0  # times it opened: for the admin API
+        self.moves: dict[tuple[Circuit, Circuit], int] = {}  # transitions ever (/metrics counters)
         self._width = config.window / self.BUCKETS
         self._slot = [-1] * self.BUCKETS  # which time slice each bucket counts
         self._requests = [0] * self.BUCKETS
@@ -62,6 +63,7 @@ class CircuitBreaker:
 
     def inherit(self, old: CircuitBreaker) -> None:
         self.state, self.until, self.opened = old.state, old.until, old.opened
+        self.moves = old.moves
         self.consecutive, self.admitted, self.successes = old.consecutive, old.admitted, old.successes
 
     @property
@@ -134,6 +136,8 @@ class CircuitBreaker:
         return True
 
     def _move(self, state: Circuit, now: float) -> None:
+        move = (self.state, state)
+        self.moves[move] = self.moves.get(move, 0) + 1
         self.state = state
         self.admitted = self.successes = 0
         if state is _OPEN:

@@ -30,6 +30,10 @@ class RetryBudget:
     def __repr__(self) -> str:
         return f"<RetryBudget ratio={self.config.ratio} spent={self.spent} exhausted={self.exhausted}>"
 
+    def inherit(self, old: RetryBudget) -> None:
+        """A reload: the counters go on (they are Prometheus counters); the window starts afresh."""
+        self.exhausted, self.spent = old.exhausted, old.spent
+
     def _bucket(self, now: float) -> int:
         slot = int(now / self._width)
         index = slot % self.BUCKETS

@@ -98,6 +98,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.head_only = False  # response to HEAD: no body whatever the headers say
         self.keep_alive = True
         self.served = 0
+        self.claimed_at = 0.0  # when the pool handed it out (timed only for the `ewma` balancer)
         self._read_timeout = 0.0
         self._status = 0
         self._reason = b""

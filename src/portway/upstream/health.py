@@ -12,9 +12,13 @@ Rules:
   ``base_ejection x ejections``, capped at ``max_ejection``, then ``PROBING``: back in rotation, where
   the first good answer makes it ``HEALTHY`` and the first bad one ejects it again, for longer. The
   ejection count starts afresh once the target has stayed healthy for ``max_ejection``.
+- ``DEFERRED``: the target answered a 503 with ``Retry-After`` (``RETRY_AFTER``, the delay given
+  to :meth:`TargetHealth.step`, already capped: upstream/retry_after.py); it is skipped for that
+  long, then ``HEALTHY`` again. An ejected target keeps its state and ejection until whichever of
+  the two ends later; a hard state (failing checks, held) stays what it is.
 - Never more than ``max_ejected`` of an upstream's targets are ejected at once (at least one may
   be): past it a failing target stays in rotation, since an upstream-wide fault must not eject all.
-- ``SUSPECT`` and ``EJECTED`` are *soft*: when every target is out, the balancer still sends
+- ``SUSPECT``, ``EJECTED`` and ``DEFERRED`` are *soft*: when every target is out, the balancer still sends
   requests to soft ones (panic mode), so a blip never becomes an outage. ``UNHEALTHY`` (``unhealthy``
   failed checks in a row, until ``healthy`` passes in a row) and ``HELD`` (until ``RELEASE``) are
   *hard*: such a target gets no request at all.
@@ -33,6 +37,7 @@ class Health(enum.Enum):
     SUSPECT = "suspect"  # a connect failed: skipped for a short backoff
     EJECTED = "ejected"  # outlier detection: consecutive bad answers
     PROBING = "probing"  # back from an ejection, on probation
+    DEFERRED = "deferred"  # the target asked for time (503 + Retry-After)
     UNHEALTHY = "unhealthy"  # active checks fail
     HELD = "held"  # the supervisor says the process is down or starting
 
@@ -46,10 +51,11 @@ class Event(enum.Enum):
     CHECK_FAIL = "check_fail"
     HOLD = "hold"
     RELEASE = "release"
+    RETRY_AFTER = "retry_after"  # a 503 with Retry-After: step(..., delay=seconds)
     EXPIRE = "expire"  # the state's time ran out (applied by step itself, lazily)
 
 
-_H, _S, _E, _P, _U, _HELD = Health
+_H, _S, _E, _P, _D, _U, _HELD = Health
 # (state, event) → the next state, once the event's guard in _guard() holds.
 TRANSITIONS: dict[tuple[Health, Event], Health] = {
     (_H, Event.FAILURE): _E,
@@ -67,10 +73,19 @@ TRANSITIONS: dict[tuple[Health, Event], Health] = {
     (_P, Event.CONNECT_FAILURE): _S,
     (_P, Event.CHECK_FAIL): _U,
     (_U, Event.CHECK_PASS): _H,
+    (_H, Event.RETRY_AFTER): _D,
+    (_S, Event.RETRY_AFTER): _D,  # it answered, so it is reachable: its own word counts
+    (_P, Event.RETRY_AFTER): _D,
+    (_D, Event.RETRY_AFTER): _D,  # a later, longer delay extends it (never shortens it)
+    (_E, Event.RETRY_AFTER): _E,  # stays ejected, for at least the delay
+    (_D, Event.EXPIRE): _H,
+    (_D, Event.FAILURE): _E,  # guarded as from HEALTHY (consecutive failures, max_ejected)
+    (_D, Event.CHECK_FAIL): _U,
     (_HELD, Event.RELEASE): _H,
     **{(state, Event.HOLD): _HELD for state in Health if state is not _HELD},
 }
 HARD = frozenset({_U, _HELD})
+TIMED = frozenset({_S, _E, _D})  # states that end at `until`
 CONNECT_BACKOFF = (0.5, 1.0, 2.0, 5.0)
 
 
@@ -97,7 +112,8 @@ class TargetHealth:
         self.connect_failures = 0  # consecutive failed connects
         self.check_failures = 0
         self.check_passes = 0
-        self.ejections = 0
+        self.ejections = 0  # of the current incident: the multiplier of the next ejection
+        self.ejected_total = 0  # ever (a counter for /metrics; survives reloads)
         self.healthy_since = 0.0
         self.transitions = 0
 
@@ -107,7 +123,7 @@ class TargetHealth:
     def inherit(self, old: TargetHealth) -> None:
         """A reload: carry the previous gateway's view of the same target over."""
         for name in ("state", "until", "failures", "connect_failures", "check_failures", "check_passes",
-                     "ejections", "healthy_since", "transitions"):  # fmt: skip
+                     "ejections", "ejected_total", "healthy_since", "transitions"):  # fmt: skip
             setattr(self, name, getattr(old, name))
 
     # -- what the pool reads -----------------------------------------------------------------
@@ -115,7 +131,7 @@ class TargetHealth:
     def blocked_until(self) -> float:
         """Until when balancers skip this target (0: in rotation; inf: until an event says)."""
         state = self.state
-        if state is _S or state is _E:
+        if state in TIMED:
             return self.until
         if state in HARD:
             return math.inf
@@ -126,19 +142,33 @@ class TargetHealth:
         return self.state in HARD
 
     def state_at(self, now: float) -> Health:
-        if (self.state is _S or self.state is _E) and now >= self.until:
+        if self.state in TIMED and now >= self.until:
             return TRANSITIONS[(self.state, Event.EXPIRE)]
         return self.state
 
     # -- the machine -------------------------------------------------------------------------
-    def step(self, event: Event, now: float) -> Health:
-        if (self.state is _S or self.state is _E) and now >= self.until:
+    def step(self, event: Event, now: float, delay: float = 0.0) -> Health:
+        """Apply ``event`` at ``now``; ``delay`` is the seconds a ``RETRY_AFTER`` asks for."""
+        if self.state in TIMED and now >= self.until:
             self._move(TRANSITIONS[(self.state, Event.EXPIRE)], now)
         self._count(event)
         target = TRANSITIONS.get((self.state, event))
-        if target is not None and self._guard(event, now):
+        if target is None or not self._guard(event, now):
+            return self.state
+        if event is Event.RETRY_AFTER:
+            self._defer(target, now, delay)
+        else:
             self._move(target, now)
         return self.state
+
+    def _defer(self, state: Health, now: float, delay: float) -> None:
+        until = now + delay
+        if state is self.state:  # deferred or ejected already: extended, never shortened
+            self.until = max(self.until, until)
+            return
+        self.state = state
+        self.transitions += 1
+        self.until = until
 
     def _count(self, event: Event) -> None:
         if event is Event.SUCCESS:
@@ -187,6 +217,7 @@ class TargetHealth:
             if self.healthy_since and now - self.healthy_since >= outlier.max_ejection:
                 self.ejections = 0  # healthy long enough: a new incident starts from the base
             self.ejections += 1
+            self.ejected_total += 1
             self.until = now + min(outlier.base_ejection * self.ejections, outlier.max_ejection)
             self.failures = 0
         elif state is _H:
@@ -202,6 +233,6 @@ class TargetHealth:
     def snapshot(self, now: float) -> dict[str, object]:
         state = self.state_at(now)
         out: dict[str, object] = {"state": state.value, "ejections": self.ejections}
-        if state is _S or state is _E:
+        if state in TIMED:
             out["back_in"] = round(max(self.until - now, 0.0), 3)
         return out

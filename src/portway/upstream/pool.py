@@ -18,7 +18,8 @@ Rules:
 - ``mark_down()`` takes the target out of rotation until ``mark_up()``, whatever connects succeed
   meanwhile: a supervisor that knows the process is dead or still starting (``portway up``) says so.
 - ``outcome(failed)`` is called by the exchange only when ``observing`` (an outlier or breaker
-  config): with neither, answers cost the pool nothing.
+  config): with neither, answers cost the pool nothing. ``deferred(headers)`` is called on every
+  503: a ``Retry-After`` in it takes the target out for that long (upstream/retry_after.py).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import contextlib
 import math
 import socket
 import ssl
+import time
 from collections import deque
 
 from portway.config.models import Pool as PoolConfig
@@ -37,6 +39,8 @@ from portway.upstream import breaker as circuit
 from portway.upstream.breaker import CircuitBreaker
 from portway.upstream.connection import ResponseLimits, UpstreamConnection
 from portway.upstream.health import Event, Health, TargetHealth
+from portway.upstream.latency import PeakEwma
+from portway.upstream.retry_after import DEFAULT_CAP, parse_delay, retry_after
 from portway.upstream.target import Target
 
 
@@ -66,6 +70,7 @@ class TargetPool:
         self.blocked_until = 0.0  # balancers skip the target until then (inf: until an event)
         self.hard = False  # blocked for a reason panic mode must respect (checks, hold, breaker)
         self.retired = False
+        self.latency: PeakEwma | None = None  # set by the `ewma` balancer: then each request is timed
         self._waiters: deque[asyncio.Future[UpstreamConnection]] = deque()
 
     def __repr__(self) -> str:
@@ -98,6 +103,18 @@ class TargetPool:
         if breaker is not None:
             breaker.step(circuit.Event.FAILURE if failed else circuit.Event.SUCCESS, now)
         self._recompute()
+
+    def deferred(self, headers: list[tuple[bytes, bytes]], wall_now: float | None = None) -> None:
+        """A 503 from this target: its ``Retry-After``, if any, keeps it out that long."""
+        value = retry_after(headers)
+        if value is None:
+            return
+        outlier = self.health.outlier
+        cap = outlier.max_ejection if outlier is not None else DEFAULT_CAP
+        delay = parse_delay(value, time.time() if wall_now is None else wall_now, cap)
+        if delay > 0.0:
+            self.health.step(Event.RETRY_AFTER, self.loop.time(), delay)
+            self._recompute()
 
     def admit(self) -> None:
         """A balancer picked this target: a half-open breaker counts its probes."""
@@ -133,6 +150,8 @@ class TargetPool:
             if conn.usable:
                 self.busy += 1
                 conn.claim()
+                if self.latency is not None:
+                    conn.claimed_at = self.loop.time()
                 return conn
             conn.close()
         return None
@@ -159,6 +178,7 @@ class TargetPool:
 
     async def _connect(self) -> UpstreamConnection:
         self.open += 1
+        started = self.loop.time()
         target = self.target
 
         def protocol() -> UpstreamConnection:
@@ -211,11 +231,17 @@ class TargetPool:
             self.event(Event.CONNECT_OK)
         self.busy += 1
         conn.claim()
+        if self.latency is not None:
+            conn.claimed_at = started  # the connect counts: a target slow to accept is slow
         self.sweeper.timed.add(conn)
         return conn
 
     def release(self, conn: UpstreamConnection) -> None:
         self.busy -= 1
+        latency = self.latency
+        if latency is not None:
+            now = self.loop.time()
+            latency.observe(now - conn.claimed_at, now)
         if self.retired:
             conn.close()
             return
@@ -224,6 +250,8 @@ class TargetPool:
             if not waiter.done():
                 self.busy += 1
                 conn.claim()
+                if latency is not None:
+                    conn.claimed_at = self.loop.time()
                 waiter.set_result(conn)
                 return
         conn.deadline = self.loop.time() + self.config.idle_timeout
@@ -234,6 +262,10 @@ class TargetPool:
         self.sweeper.timed.discard(conn)
         if was_busy:
             self.busy -= 1
+            latency = self.latency
+            if latency is not None:  # an error or a timeout is an answer as slow as it took
+                now = self.loop.time()
+                latency.observe(now - conn.claimed_at, now)
         elif conn in self.idle:
             self.idle.remove(conn)
         self.open -= 1

@@ -82,7 +82,7 @@ def test_union_errors_read_as_the_config_was_written(text: str, expected: str) -
         (UP + "routes:\n  - {upstream: u}\n", "gw.yaml:4: routes[0].path: required key is missing"),
         (
             'upstreams:\n  u: {targets: ["http://h:1"], balance: random}\n',
-            "gw.yaml:2: upstreams.u.balance: expected 'round_robin', 'least_conn' or 'hash'",
+            "gw.yaml:2: upstreams.u.balance: expected 'round_robin', 'least_conn', 'hash' or 'ewma'",
         ),
         ("access_log: {enabled: maybe}\n", "gw.yaml:1: access_log.enabled: expected true or false"),
     ],

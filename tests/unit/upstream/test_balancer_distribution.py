@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from portway.upstream.balancer import BALANCERS, ConsistentHash, LeastConn, RoundRobin
+from portway.upstream.latency import PeakEwma
 from portway.upstream.target import Target
 
 
@@ -16,6 +17,7 @@ class FakePool:
     target: Target
     busy: int = 0
     available: bool = True
+    latency: PeakEwma | None = None
 
     def __repr__(self) -> str:
         return self.target.address
