@@ -216,3 +216,16 @@ fill() {
     for kv in "$@"; do expr+=(-e "s|@${kv%%=*}@|${kv#*=}|g"); done
     sed "${expr[@]}" "$tmpl" >"$out"
 }
+
+# bench_tmp PREFIX: make $TMP (/tmp/PREFIX.XXXXXX); on exit stop what we started and remove it
+# (kept with BENCH_KEEP_TMP=1); INT and TERM exit through that same cleanup.
+bench_tmp() {
+    TMP=$(mktemp -d "/tmp/$1.XXXXXX")
+    trap bench_cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+bench_cleanup() {
+    stop_all
+    if [ -n "${BENCH_KEEP_TMP:-}" ]; then log "configs and logs kept in $TMP"; else rm -rf "$TMP"; fi
+}

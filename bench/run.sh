@@ -59,17 +59,10 @@ install_deps
 # 10,000 idle connections need 10,000 descriptors in the gateway and in the client.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-TMP=$(mktemp -d /tmp/portway-bench.XXXXXX)
+bench_tmp portway-bench
 RESULTS=$TMP/results.tsv
 EXTRAS=$TMP/extras.md
 FACTS=$TMP/facts.tsv
-cleanup() {
-    stop_all
-    if [ -n "${BENCH_KEEP_TMP:-}" ]; then log "configs and logs kept in $TMP"; else rm -rf "$TMP"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 : >"$RESULTS"
 
 # ---------------------------------------------------------------------------------------------

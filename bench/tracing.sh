@@ -23,15 +23,8 @@ for tool in nginx wrk curl; do
     command -v "$tool" >/dev/null || { log "$tool is needed (bench/run.sh installs it)"; exit 1; }
 done
 
-TMP=$(mktemp -d /tmp/portway-tracing-bench.XXXXXX)
+bench_tmp portway-tracing-bench
 RESULTS=$TMP/results.tsv
-cleanup() {
-    stop_all
-    if [ -n "${BENCH_KEEP_TMP:-}" ]; then log "configs and logs kept in $TMP"; else rm -rf "$TMP"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 : >"$RESULTS"
 
 UP_PORT=$(free_port)
