@@ -23,8 +23,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from portway.config import GatewayConfig
 from portway.runtime import RunningServer, start
+
+
+class _KeysAsNames(yaml.SafeLoader):
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        self.flatten_mapping(node)
+        mapping: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, bool) and isinstance(key_node, yaml.ScalarNode):
+                key = key_node.value
+            mapping[key] = self.construct_object(value_node, deep=deep)
+        return mapping
+
+
+def load_yaml(text: str) -> Any:
+    """A config file as data, its keys read as portway reads them: a key YAML 1.1 takes for a
+    boolean (``retries: {on: [...]}``) is its name. For tests that edit a config and write it out
+    again (``yaml.safe_dump`` quotes such a key)."""
+    return yaml.load(text, Loader=_KeysAsNames)  # noqa: S506 - a SafeLoader subclass
 
 
 @contextlib.asynccontextmanager

@@ -39,6 +39,10 @@ class _Builder:
             result: dict[Any, Any] = {}
             for key_node, value_node in node.value:
                 key = self.build(key_node, (*loc, "<key>"))
+                if isinstance(key, bool) and isinstance(key_node, yaml.ScalarNode):
+                    # YAML 1.1 reads `on`, `off`, `yes`, `no` as booleans; as a key it is a name
+                    # (`retries: {on: [...]}`), as YAML 1.2 reads it.
+                    key = key_node.value
                 if not isinstance(key, str | int):
                     self._problem(key_node, loc, "keys must be strings")
                     continue

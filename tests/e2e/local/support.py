@@ -17,6 +17,8 @@ from pathlib import Path
 
 import yaml
 
+from portway.testing import load_yaml
+
 ROOT = Path(__file__).resolve().parents[3]
 SHOP_CONFIG = ROOT / "examples" / "shop" / "portway.yaml"
 TINY_SERVICE = Path(__file__).with_name("tiny_service.py")
@@ -25,7 +27,7 @@ SLOW_SEED = Path(__file__).with_name("slow_seed.py")
 
 def shop_config(directory: Path, **replicas: int) -> Path:
     """examples/shop/portway.yaml with more replicas of some services (nothing else changed)."""
-    doc = yaml.safe_load(SHOP_CONFIG.read_text())
+    doc = load_yaml(SHOP_CONFIG.read_text())
     for name, count in replicas.items():
         doc["services"][name]["replicas"] = count
     path = directory / "shop.yaml"

@@ -15,9 +15,8 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-import yaml
 
-from portway.testing import gateway_process
+from portway.testing import gateway_process, load_yaml
 from shop.testing import GatewayShopApi, ShopApi, ShopStack
 from shop.testing.journeys import login
 from shop.testing.stack import ADMIN_EMAIL, ADMIN_PASSWORD, SERVICES, running_shop
@@ -28,7 +27,7 @@ GATEWAY_CONFIG = Path(__file__).parents[3] / "examples" / "shop" / "portway.yaml
 
 def gateway_config(stack: ShopStack, identity_key: str) -> dict[str, Any]:
     """examples/shop/portway.yaml with the stack's sockets filled in, as `portway up` does."""
-    config: dict[str, Any] = yaml.safe_load(GATEWAY_CONFIG.read_text())
+    config: dict[str, Any] = load_yaml(GATEWAY_CONFIG.read_text())
     config.pop("services", None)
     config.pop("listen", None)  # gateway_process listens on a free port
     config.pop("admin", None)

@@ -133,3 +133,13 @@ def test_targets_and_routes_are_validated() -> None:
         "must start with '/'"
         in problems(CONFIG.replace("path: /api/", "path: api/"), {"USERS": "http://u:1"})[0]
     )
+
+
+def test_a_key_yaml_1_1_reads_as_a_boolean_is_its_name() -> None:
+    config = parse_config(
+        "upstreams:\n  svc:\n    targets: ['http://127.0.0.1:1']\n"
+        "    retries: {attempts: 3, on: [connect, 503]}\n"
+        "routes: [{path: /, upstream: svc}]\n"
+    )
+    retries = config.upstreams["svc"].retries
+    assert retries is not None and retries.on == ["connect", 503] and retries.attempts == 3
