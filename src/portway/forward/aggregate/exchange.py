@@ -17,7 +17,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from portway.errors import GatewayError
+from portway.errors import ClientError, GatewayError
 from portway.forward import heads
 from portway.forward.exchange import Exchange
 from portway.forward.phases import Phase
@@ -69,6 +69,12 @@ class Aggregating(_Base):
                 log.warning("aggregate %s failed (request %s): %s", name, request_id, error)
                 self._complete(error.status)
                 self.client.refuse(error, self.head)
+            return
+        except Exception:  # a bug is contained to its request, as a faulty policy is
+            log.exception("aggregate %s failed for request %s", self.route.name, self.head.request_id)
+            if self.phase is not Phase.DONE:
+                self._complete(500)
+                self.client.refuse(ClientError(500, "the gateway could not build this answer"), self.head)
             return
         if self.phase is not Phase.DONE:
             self._respond(body, failed)

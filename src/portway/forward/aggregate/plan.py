@@ -118,7 +118,8 @@ class AggregatePlan:
         if combined is None:
             raise AllCallsFailed(f"all {len(self.calls)} calls failed")
         document, failed = combined
-        body = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+        # ASCII escapes: a call's JSON may hold a lone surrogate ("\\ud800"), which UTF-8 cannot encode.
+        body = json.dumps(document, separators=(",", ":")).encode()
         if len(body) > self.max_bytes:
             raise TooLarge(f"the merged document is {len(body)} bytes, over {self.max_bytes}")
         return body, failed
