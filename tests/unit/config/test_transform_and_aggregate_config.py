@@ -33,7 +33,7 @@ def test_request_variables_are_kept_for_the_request_and_env_variables_filled_at_
 def test_an_unset_env_variable_in_a_template_is_still_an_env_error() -> None:
     text = transforms("      request:\n        set: {X-Who: '${DEPLOY}'}\n")
     assert problems(text) == [
-        "gw.yaml:7: routes[0].headers.request.set.X-Who: environment variable DEPLOY is not set "
+        "gw.yaml:9: routes[0].headers.request.set.X-Who: environment variable DEPLOY is not set "
         "(use ${DEPLOY:-default} for a fallback)"
     ]
 
@@ -43,36 +43,36 @@ def test_an_unset_env_variable_in_a_template_is_still_an_env_error() -> None:
     [
         (
             "      request:\n        set:\n          X-Who: '${claim.sub}'\n",
-            "gw.yaml:8: routes[0].headers.request.set.X-Who: unknown variable ${claim.sub} " + KNOWN,
+            "gw.yaml:10: routes[0].headers.request.set.X-Who: unknown variable ${claim.sub} " + KNOWN,
         ),
         (
             "      response:\n        add:\n          Content-Length: '1'\n",
-            "gw.yaml:8: routes[0].headers.response.add.Content-Length: Content-Length: " + OWNED,
+            "gw.yaml:10: routes[0].headers.response.add.Content-Length: Content-Length: " + OWNED,
         ),
         (
             "      request:\n        remove: [Host, X-Ok]\n",
-            "gw.yaml:7: routes[0].headers.request.remove[0]: Host: " + OWNED,
+            "gw.yaml:9: routes[0].headers.request.remove[0]: Host: " + OWNED,
         ),
         (
             "      request:\n        set: {X_Forwarded_For: 1.2.3.4}\n",
-            "gw.yaml:7: routes[0].headers.request.set.X_Forwarded_For: X_Forwarded_For: " + OWNED,
+            "gw.yaml:9: routes[0].headers.request.set.X_Forwarded_For: X_Forwarded_For: " + OWNED,
         ),
         (
             "      request:\n        set: {X-User-Id: admin}\n",
-            "gw.yaml:7: routes[0].headers.request.set.X-User-Id: X-User-Id: " + OWNED,
+            "gw.yaml:9: routes[0].headers.request.set.X-User-Id: X-User-Id: " + OWNED,
         ),
         (
             "      request:\n        add: {traceparent: x}\n",
-            "gw.yaml:7: routes[0].headers.request.add.traceparent: traceparent: " + OWNED,
+            "gw.yaml:9: routes[0].headers.request.add.traceparent: traceparent: " + OWNED,
         ),
         (
             '      response:\n        set: {X-A: "a\\r\\nX-B: b"}\n',
-            "gw.yaml:7: routes[0].headers.response.set.X-A: "
+            "gw.yaml:9: routes[0].headers.response.set.X-A: "
             "a control character (CR, LF, TAB…) cannot be sent in a header value",
         ),
         (
             "      request:\n        remove: [X-A]\n        set: {x-a: b}\n",
-            "gw.yaml:6: routes[0].headers.request: x-a is named twice (in `remove` and `set`)",
+            "gw.yaml:9: routes[0].headers.request: x-a is named twice (in `remove` and `set`)",
         ),
     ],
 )
@@ -138,15 +138,15 @@ def test_an_aggregate_route_may_leave_the_upstream_to_its_calls() -> None:
         ),
         (
             CALL + "{path: 'x/${method}', key: a}\n",
-            "gw.yaml:10: routes[0].aggregate.calls[0].path: must start with '/'",
+            "gw.yaml:9: routes[0].aggregate.calls[0].path: must start with '/'",
         ),
         (
-            CALL + "{path: '/${nope}', key: a}\n",
-            "gw.yaml:10: routes[0].aggregate.calls[0].path: unknown variable ${nope} " + KNOWN,
+            CALL + "{path: '/${nope.x}', key: a}\n",
+            "gw.yaml:9: routes[0].aggregate.calls[0].path: unknown variable ${nope.x} " + KNOWN,
         ),
         (
             CALL + "{path: /x, key: 'a b'}\n",
-            "gw.yaml:10: routes[0].aggregate.calls[0].key: must be 1 to 64 letters, digits, '_', '.' or '-' "
+            "gw.yaml:9: routes[0].aggregate.calls[0].key: must be 1 to 64 letters, digits, '_', '.' or '-' "
             "(it is sent in a header)",
         ),
         (
@@ -162,7 +162,7 @@ def test_an_aggregate_route_may_leave_the_upstream_to_its_calls() -> None:
         (
             "  - path: /me\n    upstream: u\n    aggregate:\n      max_bytes: 0\n      calls:\n"
             "        - {path: /x, key: a}\n",
-            "gw.yaml:9: routes[0].aggregate.max_bytes: must be larger than 0 bytes",
+            "gw.yaml:8: routes[0].aggregate.max_bytes: must be larger than 0 bytes",
         ),
     ],
 )

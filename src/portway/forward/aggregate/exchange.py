@@ -104,10 +104,17 @@ class Aggregating(_Base):
         client.finish(keep)
 
     def on_client_lost(self) -> None:
+        self._cancel_calls()
+        super().on_client_lost()
+
+    def _abort_request(self, error: ClientError) -> None:
+        self._cancel_calls()  # a body sent after all (max_body is 0): refused, and the calls ended
+        super()._abort_request(error)
+
+    def _cancel_calls(self) -> None:
         task, self.task = self.task, None
         if task is not None:
             task.cancel()
-        super().on_client_lost()
 
 
 class AggregateExchange(Aggregating, Exchange):
