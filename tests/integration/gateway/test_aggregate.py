@@ -217,3 +217,20 @@ async def test_only_get_and_head_are_routed() -> None:
         response = await get(port, "POST")
     assert response.status_code == 405
     assert not u.requests and not o.requests
+
+
+async def test_with_tracing_each_call_continues_the_trace_from_the_gateways_span() -> None:
+    async with upstream_server(users) as u, upstream_server(orders) as o:
+        with refused_address() as collector:
+            cfg = config({"users": u.address, "orders": o.address})
+            cfg["tracing"] = {"endpoint": collector, "timeout": "200ms"}  # spans dropped: not asserted here
+            async with run_gateway(cfg) as gw:
+                response = await get(gw.port, traceparent=TRACEPARENT)
+    assert response.status_code == 200
+    parents = {seen.header("traceparent") for seen in (*u.requests, *o.requests)}
+    assert len(parents) == 1
+    (parent,) = parents
+    assert parent is not None
+    version, trace, span, flags = parent.split("-")
+    assert (version, trace, flags) == ("00", TRACEPARENT.split("-")[1], "01")
+    assert span != TRACEPARENT.split("-")[2]  # the gateway's server span, child of the client's
