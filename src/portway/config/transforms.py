@@ -22,6 +22,7 @@ from portway.config.templates import parse_template
 from portway.headers import FORWARDING, FORWARDING_PREFIXES, GATEWAY_SET, H2C, HOP_BY_HOP, IDENTITY_PREFIXES
 
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+MAX_VALUE = 4096  # a rendered value past it is dropped (policies/templates.py): so is a literal one
 OWNED = HOP_BY_HOP | GATEWAY_SET | FORWARDING | H2C | {b"traceparent", b"tracestate"}
 OWNED_PREFIXES = (*FORWARDING_PREFIXES, *IDENTITY_PREFIXES)
 
@@ -43,6 +44,8 @@ def check_free(name: str) -> str:
 def _template(value: str) -> str:
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
         raise ValueError("a control character (CR, LF, TAB…) cannot be sent in a header value")
+    if len(value.encode()) > MAX_VALUE:
+        raise ValueError(f"longer than {MAX_VALUE} bytes: no value that long would be sent")
     parse_template(value)
     return value
 

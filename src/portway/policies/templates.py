@@ -18,10 +18,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+from portway.config import transforms
 from portway.config.templates import Part, parse_template
 from portway.policies.base import Context
 
-MAX_VALUE = 4096  # the identity headers' bound (policies/identity_headers.py)
+MAX_VALUE = transforms.MAX_VALUE  # the identity headers' bound (policies/identity_headers.py)
 _UNSAFE = frozenset(range(0x20)) | {0x7F}
 
 Getter = Callable[[Context], bytes]
