@@ -4,14 +4,13 @@ policy's edits on the upstream request's and the response's header lists."""
 from __future__ import annotations
 
 import pytest
+from policy_support import FakeContext
 
 from portway.config.transforms import HeaderTransforms
 from portway.contract import RequestHead
 from portway.policies.base import Identity
 from portway.policies.headers import HeaderTransformPolicy
 from portway.policies.templates import Template
-
-from .policy_support import FakeContext
 
 
 def request(
