@@ -92,8 +92,12 @@ async def behind_gateway(
     first: Any, second: Any, mode: str = "merge", **aggregate: Any
 ) -> AsyncIterator[tuple[int, UpstreamServer, UpstreamServer]]:
     """Two upstreams (users, orders) with these handlers behind an aggregate route."""
-    async with behind_gateway(first, second, mode, **aggregate) as (port, u, o):
-        yield port, u, o
+    async with (
+        upstream_server(first) as u,
+        upstream_server(second) as o,
+        run_gateway(config({"users": u.address, "orders": o.address}, mode, **aggregate)) as gw,
+    ):
+        yield gw.port, u, o
 
 
 async def get(port: int, method: str = "GET", **headers: str) -> httpx.Response:
