@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import struct
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -138,6 +139,8 @@ async def test_a_call_past_its_timeout_makes_the_answer_partial() -> None:
         cfg["routes"][0]["aggregate"]["calls"][1]["timeout"] = "200ms"
         async with run_gateway(cfg) as gw:
             response = await get(gw.port)
+            pool = gw.gateway.upstreams["orders"].pools[0]
+            given_up = (pool.open, pool.busy)
     assert response.status_code == 200
     assert response.headers["x-portway-partial"] == "orders"
     assert response.json() == {
@@ -145,7 +148,8 @@ async def test_a_call_past_its_timeout_makes_the_answer_partial() -> None:
         "source": "users",
         "_partial": ["orders"],
     }
-    assert len(slow.requests) == 1  # the call was made, and given up on
+    assert len(slow.requests) == 1  # the call was made, and given up on:
+    assert given_up == (0, 0)  # its connection closed, not left busy until the upstream answers
 
 
 async def test_a_call_answering_500_makes_the_answer_partial() -> None:
@@ -238,3 +242,52 @@ async def test_with_tracing_each_call_continues_the_trace_from_the_gateways_span
     version, trace, span, flags = parent.split("-")
     assert (version, trace, flags) == ("00", TRACEPARENT.split("-")[1], "01")
     assert span != TRACEPARENT.split("-")[2]  # the gateway's server span, child of the client's
+
+
+async def test_calls_reuse_the_pools_keep_alive_connections() -> None:
+    async with behind_gateway(users, orders) as (port, u, o):
+        first = await get(port)
+        second = await get(port)
+    assert first.status_code == second.status_code == 200
+    assert len(u.requests) == 2 and u.requests[0].connection == u.requests[1].connection
+    assert u.connections == 1 and o.connections == 1
+
+
+async def test_the_routes_response_transforms_apply_to_the_answer() -> None:
+    async with upstream_server(users) as u, upstream_server(failing) as f:
+        cfg = config({"users": u.address, "orders": f.address})
+        cfg["routes"][0]["headers"] = {
+            "response": {"set": {"Cache-Control": "private, no-store"}, "add": {"X-Caller": "${claims.sub}"}}
+        }
+        async with run_gateway(cfg) as gw:
+            response = await get(gw.port)
+    assert response.headers["cache-control"] == "private, no-store"
+    assert response.headers["x-caller"] == "alice"
+    assert response.headers["x-portway-partial"] == "orders"
+
+
+async def test_a_client_that_leaves_ends_the_calls_and_frees_their_connections() -> None:
+    async with upstream_server(users) as u, hanging() as slow:
+        cfg = config({"users": u.address, "orders": slow.address})
+        cfg["routes"][0]["aggregate"]["calls"][1]["timeout"] = "30s"
+        async with run_gateway(cfg) as gw:
+            pool = gw.gateway.upstreams["orders"].pools[0]
+            _, writer = await asyncio.open_connection("127.0.0.1", gw.port)
+            writer.write(
+                f"GET /api/me HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer {token()}\r\n\r\n".encode()
+            )
+            await writer.drain()
+            await wait_until(lambda: len(slow.requests) == 1 and pool.busy == 1)
+            # A reset, not a half-close: a half-closed client still gets its answer.
+            sock = writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.transport.abort()
+            # The calls end with the client: the slow one's connection is closed well before its 30s.
+            await wait_until(lambda: pool.open == 0 and pool.busy == 0)
+
+
+async def wait_until(predicate: Any, within: float = 5.0) -> None:
+    """Poll a state no event reports, with a deadline."""
+    async with asyncio.timeout(within):
+        while not predicate():  # noqa: ASYNC110 - pool counts report no event
+            await asyncio.sleep(0.01)

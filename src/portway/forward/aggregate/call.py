@@ -171,7 +171,9 @@ async def fetch(pool: TargetPool, head: bytes, seconds: float, budget: Budget) -
         _observe(pool, sink.status == 0 or sink.status >= 500)  # a 404 says nothing of its health
         raise
     finally:
-        if not done.done():  # timed out or cancelled mid-answer: the connection's state is unknown
+        # Timed out or cancelled mid-answer (the awaited future is then cancelled with the task):
+        # the connection's state is unknown, so it is closed rather than given back.
+        if not done.done() or done.cancelled():
             done.cancel()
             conn.detach()
     _observe(pool, False)
