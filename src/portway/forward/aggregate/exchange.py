@@ -7,7 +7,8 @@ Rules:
 - The answer is ``200 application/json`` with a ``Content-Length``; a partial one carries
   ``X-Portway-Partial: <failed keys>`` beside the ``_partial`` field. The route's response hooks
   (header transforms, CORS) see its head as they would an upstream's. HEAD gets the head only.
-- A client that leaves cancels the calls (their connections are closed, not returned).
+- A client connection lost cancels the calls (their connections are closed, not returned); a
+  half-closed one still gets its answer (the server's rule).
 - An aggregate route takes no request body (GET, HEAD): the gateway sets its ``max_body`` to 0.
 """
 
