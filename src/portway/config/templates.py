@@ -38,6 +38,9 @@ def parse_template(text: str) -> tuple[Part, ...]:
         at = match.end()
     if at < len(text):
         parts.append(text[at:])
+    for part in parts:
+        if isinstance(part, str) and "${" in part:
+            raise ValueError(f"{part[part.index('${') :]!r}: a variable without its closing '}}'")
     return tuple(parts)
 
 
