@@ -47,7 +47,8 @@ def test_an_unset_env_variable_in_a_template_is_still_an_env_error() -> None:
         ),
         (
             "      request:\n        set:\n          X-Who: 'a ${claims.sub'\n",
-            "gw.yaml:10: routes[0].headers.request.set.X-Who: '${claims.sub': a variable without its closing '}'",
+            "gw.yaml:10: routes[0].headers.request.set.X-Who: "
+            "'${claims.sub': a variable without its closing '}'",
         ),
         (
             "      response:\n        add:\n          Content-Length: '1'\n",
