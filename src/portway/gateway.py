@@ -13,6 +13,8 @@ from portway.config.models import GatewayConfig, Route
 from portway.config.resilience import merge_retries
 from portway.contract import Answer, Decision, RequestHead, Responder
 from portway.errors import ClientError
+from portway.forward.aggregate.exchange import AggregateExchange
+from portway.forward.aggregate.plan import AggregatePlan
 from portway.forward.exchange import Exchange
 from portway.forward.retry import RetryPolicy
 from portway.forward.route import RouteRuntime
@@ -32,12 +34,14 @@ from portway.sweeper import Sweeper
 from portway.telemetry.access_log import AccessLog
 from portway.telemetry.metrics import RequestMetrics
 from portway.tracing import TracedExchange, Tracer
+from portway.tracing.aggregate import TracedAggregateExchange
 from portway.upstream import Upstream
 from portway.upstream.connection import ResponseLimits
 
 _ROUTE_CACHE_SIZE = 8192
 _TRACE_HEADERS = ("traceparent", "tracestate")
 _ALLOW_ANY = b"GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
+_AGGREGATE_METHODS = frozenset({"GET", "HEAD"})
 
 
 class Gateway:
@@ -85,15 +89,8 @@ class Gateway:
         self.router: Router[RouteRuntime] = Router(
             RouteSpec(
                 path=route.path,
-                payload=RouteRuntime(
-                    route.display_name,
-                    self.upstreams[route.upstream],
-                    route.max_body,
-                    build_chain(index, route, config, self.policy_state, source),
-                    self.metrics.for_route(route.display_name),
-                    self._retry_policy(route),
-                ),
-                methods=frozenset(route.methods) if route.methods else None,
+                payload=self._runtime(index, route, source),
+                methods=frozenset(route.methods) if route.methods else self._default_methods(route),
                 host=route.host,
                 rewrite=route.rewrite,
             )
@@ -103,6 +100,23 @@ class Gateway:
         shortest = min((u.timeouts.read for u in config.upstreams.values()), default=30.0)
         sweeper.fit(min(shortest, min((u.timeouts.connect for u in config.upstreams.values()), default=2.0)))
         self.tracer = self._tracer(config, previous)  # last: a build that failed hands nothing over
+
+    def _runtime(self, index: int, route: Route, source: str) -> RouteRuntime:
+        chain = build_chain(index, route, self.config, self.policy_state, source)
+        stats = self.metrics.for_route(route.display_name)
+        aggregate = route.aggregate
+        if aggregate is None:
+            assert route.upstream is not None  # config/references.py: a route names its upstream
+            upstream = self.upstreams[route.upstream]
+            retry = self._retry_policy(route)
+            return RouteRuntime(route.display_name, upstream, route.max_body, chain, stats, retry)
+        plan = AggregatePlan(aggregate, route.upstream, self.upstreams)
+        # The first call's upstream is the one the route is logged under; no body is taken (GET).
+        return RouteRuntime(route.display_name, plan.calls[0].upstream, 0, chain, stats, aggregate=plan)
+
+    @staticmethod
+    def _default_methods(route: Route) -> frozenset[str] | None:
+        return _AGGREGATE_METHODS if route.aggregate is not None else None
 
     def _tracer(self, config: GatewayConfig, previous: Gateway | None) -> Tracer | None:
         """The previous gateway's tracer when ``tracing:`` is unchanged (its queue goes on)."""
@@ -115,6 +129,7 @@ class Gateway:
         return Tracer(config.tracing, self.rules.is_trusted, "https" if config.tls is not None else "http")
 
     def _retry_policy(self, route: Route) -> RetryPolicy | None:
+        assert route.upstream is not None
         upstream = self.upstreams[route.upstream]
         retries = merge_retries(upstream.config.retries, route.retries)
         if retries is None and route.timeout is None:
@@ -169,7 +184,9 @@ class Gateway:
         if limit is not None and head.content_length is not None and head.content_length > limit:
             return ClientError(413, f"request body larger than {limit} bytes")
         tracer = self.tracer
-        if tracer is None:
+        if route.aggregate is not None:
+            exchange = self._aggregate_exchange(tracer, match, head, responder, route, path, query)
+        elif tracer is None:
             exchange = Exchange(
                 head, responder, route, path, match.upstream_path, query, self.rules, self.access_log
             )
@@ -180,6 +197,21 @@ class Gateway:
             )  # fmt: skip
         denial = exchange.start()
         return exchange if denial is None else denial
+
+    def _aggregate_exchange(
+        self,
+        tracer: Tracer | None,
+        match: Match[RouteRuntime],
+        head: RequestHead,
+        responder: Responder,
+        route: RouteRuntime,
+        path: str,
+        query: bytes,
+    ) -> Exchange:
+        args = (head, responder, route, path, match.upstream_path, query, self.rules, self.access_log)
+        if tracer is None:
+            return AggregateExchange(*args)
+        return TracedAggregateExchange(tracer, match.route.path, *args)
 
     def _unrouted(
         self, head: RequestHead, path: str, host: str | None, found: MethodNotAllowed | None

@@ -1,7 +1,8 @@
 """``${VAR}`` and ``${VAR:-default}`` in config strings, resolved from the environment at load time.
 
 ``$$`` escapes a literal dollar sign. A variable that is unset and has no default is an error that
-names it (and, through the loader, the file and line where it was used).
+names it (and, through the loader, the file and line where it was used). Names in ``keep`` are
+left as written, for a later stage to fill in (request-time templates: config/templates.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ class MissingVariable(ValueError):
         self.name = name
 
 
-def interpolate(text: str, env: Mapping[str, str]) -> str:
+def interpolate(text: str, env: Mapping[str, str], keep: frozenset[str] = frozenset()) -> str:
     if "$" not in text:
         return text
 
@@ -26,6 +27,8 @@ def interpolate(text: str, env: Mapping[str, str]) -> str:
         if match.group(0) == "$$":
             return "$"
         name, default = match.group(1), match.group(2)
+        if name in keep and default is None:
+            return match.group(0)
         value = env.get(name)
         if value is None or (value == "" and default is not None):
             if default is None:

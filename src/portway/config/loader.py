@@ -20,6 +20,7 @@ from portway.config.interpolate import MissingVariable, interpolate
 from portway.config.messages import translate
 from portway.config.models import GatewayConfig
 from portway.config.references import reference_errors
+from portway.config.templates import REQUEST_NAMES
 
 Loc = tuple[int | str, ...]
 
@@ -56,7 +57,7 @@ class _Builder:
         value = self._scalars.construct_object(node, deep=True)
         if isinstance(value, str) and node.tag == "tag:yaml.org,2002:str":
             try:
-                value = interpolate(value, self.env)
+                value = interpolate(value, self.env, REQUEST_NAMES if _is_template(loc) else frozenset())
             except MissingVariable as exc:
                 self._problem(node, loc, str(exc))
         return value
@@ -69,6 +70,16 @@ class _Builder:
             if (line := self.lines.get(loc[:end])) is not None:
                 return line
         return None
+
+
+def _is_template(loc: Loc) -> bool:
+    """Values filled in per request (config/templates.py): header transform values and
+    aggregation call paths keep ``${request_id}`` and the like for the request."""
+    at = loc[1:] if loc[:1] == ("routes",) else loc
+    at = at[1:] if at[:1] and isinstance(at[0], int) else at
+    if len(at) == 4 and at[0] == "headers" and at[1] in ("request", "response") and at[2] in ("set", "add"):
+        return True
+    return len(at) == 4 and at[0] == "aggregate" and at[1] == "calls" and at[3] == "path"
 
 
 def parse_config(text: str, file: str = "<config>", env: Mapping[str, str] | None = None) -> GatewayConfig:

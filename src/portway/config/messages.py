@@ -59,6 +59,8 @@ def _strip(loc: Loc, data: Any) -> tuple[Loc, Loc | None, str]:
     tag = ""
     node = data
     for part in loc:
+        if part == "[key]":  # pydantic's marker for an error in a mapping's key: the key names it
+            continue
         if _has(node, part):
             node = node[part]
         elif isinstance(part, str) and _TAG.match(part):

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from portway.config.aggregate import Aggregate
 from portway.config.hostport import parse_hostport
 from portway.config.local import ServiceConfig
 from portway.config.models_base import Model
@@ -27,6 +28,7 @@ from portway.config.security import (
 )
 from portway.config.tls import ListenerTls, UpstreamTls
 from portway.config.tracing import Tracing
+from portway.config.transforms import HeaderTransforms
 from portway.config.units import Duration, PositiveDuration, PositiveSize, Size
 
 _METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
@@ -140,7 +142,7 @@ class Upstream(Model):
 
 class Route(Model):
     path: str
-    upstream: str
+    upstream: str | None = None  # required unless `aggregate` names each call's (config/references.py)
     host: str | None = None
     methods: list[str] | None = None
     rewrite: str | None = None
@@ -154,6 +156,8 @@ class Route(Model):
     ip: IpRules | None = None
     retries: RouteRetries | None = None  # overrides the upstream's keys it sets; false: none
     timeout: Duration | None = Field(default=None, gt=0)  # total deadline over every attempt
+    headers: HeaderTransforms | Literal[False] | None = None  # None: the gateway-wide `headers`
+    aggregate: Aggregate | None = None  # answer with JSON merged from parallel calls (GET, HEAD)
 
     @field_validator("path", "rewrite")
     @classmethod
@@ -198,6 +202,17 @@ class Route(Model):
                 raise ValueError(f"rewrite: {{{name}}} is not a parameter of the path")
         return self
 
+    @model_validator(mode="after")
+    def _aggregate_only(self) -> Route:
+        if self.aggregate is None:
+            return self
+        if self.methods is not None and set(self.methods) - {"GET", "HEAD"}:
+            raise ValueError("methods: an aggregate route answers GET and HEAD only")
+        for key in ("rewrite", "retries", "max_body"):
+            if getattr(self, key) is not None:
+                raise ValueError(f"{key}: not used by an aggregate route (its calls name their paths)")
+        return self
+
     @property
     def display_name(self) -> str:
         return self.name or self.path
@@ -234,6 +249,7 @@ class GatewayConfig(Model):
     rate_limit_store: RateLimitStore = RateLimitStore()
     cors: CorsConfig | None = None
     ip: IpRules | None = None
+    headers: HeaderTransforms | None = None  # header transforms for routes without their own
     upstreams: dict[str, Upstream] = {}
     routes: list[Route] = []
     services: dict[str, ServiceConfig] = {}  # used by `portway up` only

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from portway.config.models import GatewayConfig
 
 from portway.config.hostport import parse_hostport  # validated already: this cannot raise
+from portway.config.transforms import canonical
 
 Loc = tuple[int | str, ...]
 Problems = list[tuple[Loc, str]]
@@ -28,6 +29,7 @@ def reference_errors(config: GatewayConfig) -> Problems:
         *_parameters(config),
         *_names_and_sizes(config),
         *_listeners(config),
+        *_header_transforms(config),
     ]
 
 
@@ -49,11 +51,20 @@ def _listeners(config: GatewayConfig) -> Problems:
 
 def _upstreams(config: GatewayConfig) -> Problems:
     known = ", ".join(sorted(config.upstreams)) or "none defined"
-    errors: Problems = [
-        (("routes", i, "upstream"), f"unknown upstream {route.upstream!r} (known: {known})")
-        for i, route in enumerate(config.routes)
-        if route.upstream not in config.upstreams
-    ]
+    errors: Problems = []
+    for i, route in enumerate(config.routes):
+        if route.upstream is None and route.aggregate is None:
+            errors.append((("routes", i, "upstream"), "required key is missing"))
+        elif route.upstream is not None and route.upstream not in config.upstreams:
+            unknown = f"unknown upstream {route.upstream!r} (known: {known})"
+            errors.append((("routes", i, "upstream"), unknown))
+        for j, call in enumerate(route.aggregate.calls if route.aggregate is not None else ()):
+            name = call.upstream or route.upstream
+            loc: Loc = ("routes", i, "aggregate", "calls", j, "upstream")
+            if name is None:
+                errors.append((loc, "required key is missing (the route names no `upstream` to default to)"))
+            elif name not in config.upstreams and call.upstream is not None:
+                errors.append((loc, f"unknown upstream {name!r} (known: {known})"))
     for name, service in config.services.items():
         target = service.upstream or name
         if target not in config.upstreams:
@@ -180,3 +191,26 @@ def _names_and_sizes(config: GatewayConfig) -> Problems:
 
 
 __all__ = ["reference_errors"]
+
+
+def _header_transforms(config: GatewayConfig) -> Problems:
+    """A transform may not touch the identity headers configured under ``auth``: only the
+    verified identity writes them (the fixed families are refused in config/transforms.py)."""
+    identity = {canonical(h) for h in config.auth.identity.headers}
+    if config.auth.jwt is not None:
+        identity |= {canonical(h) for h in config.auth.jwt.claims_to_headers.values()}
+    places: list[tuple[Loc, object]] = [(("headers",), config.headers)]
+    places += [(("routes", i, "headers"), route.headers) for i, route in enumerate(config.routes)]
+    problems: Problems = []
+    for at, transforms in places:
+        if not transforms:
+            continue
+        for side in ("request", "response"):
+            edits = getattr(transforms, side)
+            for key in ("set", "add", "remove"):
+                for j, name in enumerate(getattr(edits, key)):
+                    if canonical(name) in identity:
+                        where = (*at, side, key, name if key != "remove" else j)
+                        message = f"{name} is an identity header: only a verified credential sets it"
+                        problems.append((where, message))
+    return problems

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from portway.forward.aggregate.plan import AggregatePlan
 from portway.forward.retry import RetryPolicy
 from portway.policies.chain import Chain
 from portway.telemetry.metrics import RouteStats
@@ -18,3 +19,4 @@ class RouteRuntime:
     chain: Chain
     stats: RouteStats
     retry: RetryPolicy | None = None  # retries and the total deadline (forward/attempts.py)
+    aggregate: AggregatePlan | None = None  # an aggregate route: its calls (forward/aggregate/)

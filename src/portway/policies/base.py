@@ -49,7 +49,7 @@ Denial = ClientError | Answer  # what a policy answers instead of forwarding
 class Context(Protocol):
     """What a policy sees of a request (implemented by the proxy's exchange)."""
 
-    head: RequestHead
+    head: RequestHead  # a policy may replace ``head.headers`` (header transforms remove some)
     query: bytes  # the raw query string, without '?'; a policy may replace it (a key it consumed)
     identity: Identity | None
     upstream_headers: list[tuple[bytes, bytes]]

@@ -2,10 +2,12 @@
 bound hooks out, in the order a request meets them (:data:`ORDER`, the one table of it):
 
     IP rules → CORS → authentication → authorisation → rate limit → identity headers
+    → header transforms
 
 IP rules first (a denied address learns nothing else); CORS before authentication so a browser's
 preflight, which carries no credentials, is answered; the rate limit after authentication so it
-can key on the user; identity headers last, from what was verified.
+can key on the user; identity headers from what was verified; header transforms after them, so
+their templates read the verified identity (``${claims.sub}``).
 
 What routes share lives in :class:`SharedPolicyState`; a reload hands it over to the new gateway
 when the relevant config is unchanged, so rate-limit buckets, verified-token caches and JWKS keys
@@ -24,6 +26,7 @@ from portway.policies.authentication import Authentication
 from portway.policies.authorize import Authorize
 from portway.policies.base import Policy, RequestHook, ResponseHook
 from portway.policies.cors import Cors
+from portway.policies.headers import HeaderTransformPolicy
 from portway.policies.identity_headers import IdentityHeaders
 from portway.policies.ip_filter import IpFilter
 from portway.policies.jwt_auth import JwtAuthenticator
@@ -114,6 +117,11 @@ def _identity(route: Route, config: GatewayConfig, shared: SharedPolicyState) ->
     return shared.identity if route.auth_mode(shared.has_auth) != "none" else None
 
 
+def _headers(route: Route, config: GatewayConfig, shared: SharedPolicyState) -> Policy | None:
+    transforms = route.headers if route.headers is not None else config.headers
+    return HeaderTransformPolicy(transforms) if transforms else None
+
+
 # The one place the order lives (DESIGN.md §1); the key names the config location in errors.
 ORDER: tuple[tuple[str, Builder], ...] = (
     ("ip", _ip),
@@ -122,6 +130,7 @@ ORDER: tuple[tuple[str, Builder], ...] = (
     ("roles", _roles),
     ("rate_limit", _rate_limit),
     ("identity", _identity),
+    ("headers", _headers),
 )
 
 
