@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from portway.config.compression import Compression, RouteCompression
 from portway.config.hostport import parse_hostport
 from portway.config.local import ServiceConfig
 from portway.config.models_base import Model
@@ -154,6 +155,7 @@ class Route(Model):
     ip: IpRules | None = None
     retries: RouteRetries | None = None  # overrides the upstream's keys it sets; false: none
     timeout: Duration | None = Field(default=None, gt=0)  # total deadline over every attempt
+    compression: RouteCompression | None = None  # None: the top-level `compression`, False: off
 
     @field_validator("path", "rewrite")
     @classmethod
@@ -234,6 +236,7 @@ class GatewayConfig(Model):
     rate_limit_store: RateLimitStore = RateLimitStore()
     cors: CorsConfig | None = None
     ip: IpRules | None = None
+    compression: Compression | None = None  # defaults for every route; off when not set
     upstreams: dict[str, Upstream] = {}
     routes: list[Route] = []
     services: dict[str, ServiceConfig] = {}  # used by `portway up` only

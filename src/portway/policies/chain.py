@@ -1,7 +1,7 @@
 """Compiling a route's policy chain once, at load (STYLE.md §2-3): config in, a :class:`Chain` of
 bound hooks out, in the order a request meets them (:data:`ORDER`, the one table of it):
 
-    IP rules → CORS → authentication → authorisation → rate limit → identity headers
+    IP rules → CORS → authentication → authorisation → rate limit → identity headers → compression
 
 IP rules first (a denied address learns nothing else); CORS before authentication so a browser's
 preflight, which carries no credentials, is answered; the rate limit after authentication so it
@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from portway.compression.policy import Compression
+from portway.config.compression import merge_compression
 from portway.config.errors import ConfigError, ConfigProblem, ConfigValueError
 from portway.config.models import GatewayConfig, Route
 from portway.policies.api_key import ApiKeyAuthenticator
@@ -114,6 +116,11 @@ def _identity(route: Route, config: GatewayConfig, shared: SharedPolicyState) ->
     return shared.identity if route.auth_mode(shared.has_auth) != "none" else None
 
 
+def _compression(route: Route, config: GatewayConfig, shared: SharedPolicyState) -> Policy | None:
+    merged = merge_compression(config.compression, route.compression)
+    return Compression(merged) if merged is not None else None
+
+
 # The one place the order lives (DESIGN.md §1); the key names the config location in errors.
 ORDER: tuple[tuple[str, Builder], ...] = (
     ("ip", _ip),
@@ -122,6 +129,12 @@ ORDER: tuple[tuple[str, Builder], ...] = (
     ("roles", _roles),
     ("rate_limit", _rate_limit),
     ("identity", _identity),
+    # Last, so its response hook runs first, nearest the upstream (response hooks run in reverse):
+    # every hook after it (a cache's) sees the encoded reply with its Vary: Accept-Encoding and
+    # weak ETag, so a cache stores the encoded variant under its Accept-Encoding secondary key and
+    # a hit costs no compression. And its request hook runs after every denial: a body is decoded
+    # only for a request that will be forwarded.
+    ("compression", _compression),
 )
 
 
