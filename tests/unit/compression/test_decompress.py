@@ -18,7 +18,7 @@ ENCODE = {
     "br": lambda data: brotli.compress(data, quality=5),
     "zstd": lambda data: zstandard.ZstdCompressor().compress(data),
 }
-BODY = b'{"name": "widget", "tags": ["a", "b"]}\n' * 2000  # 80 KB, about 100:1 in every coding
+BODY = b"".join(b'{"id": %d, "name": "widget %d", "tags": ["a", "b"]}\n' % (i, i * 7) for i in range(3000))
 MB = 1024 * 1024
 
 
