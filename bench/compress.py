@@ -34,7 +34,7 @@ DECODE: dict[str, Callable[[bytes], bytes]] = {
 }
 # The defaults and their neighbours worth knowing; `--levels all` runs every level (br 10-11 and
 # zstd 16+ take minutes: they are for static files compressed once, not for a gateway).
-SOME_LEVELS = {"gzip": [1, 6, 9], "br": [1, 4, 6, 9], "zstd": [1, 3, 9, 19]}
+SOME_LEVELS = {"gzip": [1, 5, 6, 9], "br": [1, 4, 6, 9], "zstd": [1, 3, 9, 19]}
 
 
 def unflushed(name: str, level: int) -> tuple[Callable[[bytes], bytes], Callable[[], bytes]]:

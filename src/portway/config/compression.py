@@ -44,7 +44,7 @@ _NAME = r"[a-z0-9!#$&^_.+-]+"
 _TYPE = re.compile(rf"^{_NAME}/(\*|\*\+{_NAME}|{_NAME})$")
 # Defaults for on-the-fly compression, where each byte is compressed once per response: fast levels
 # with most of the ratio (bench/compress.py shows MB/s and ratio per level).
-DEFAULT_LEVELS: dict[Coding, int] = {"gzip": 6, "br": 4, "zstd": 3}
+DEFAULT_LEVELS: dict[Coding, int] = {"gzip": 5, "br": 4, "zstd": 3}
 LEVEL_RANGES = {"gzip": (1, 9), "br": (0, 11), "zstd": (1, 19)}  # zstd 20-22 need > 8 MB windows
 
 
