@@ -113,3 +113,13 @@ def memory_kb(pid: int) -> dict[str, int]:
         if key in ("VmRSS", "VmHWM"):
             out[key] = int(value.split()[0])
     return out
+
+
+@contextlib.asynccontextmanager
+async def connected(port: int) -> AsyncIterator[Client]:
+    """A client connection that is closed however the test leaves it."""
+    client = await Client.connect(port)
+    try:
+        yield client
+    finally:
+        await client.close()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import zstandard
-from compression_wire import Client, config, get, memory_kb
+from compression_wire import config, connected, get, memory_kb
 
 from portway.testing import UpstreamRequest, UpstreamResponse, gateway_process, upstream_server
 
@@ -59,29 +59,28 @@ async def test_100mb_compressed_in_constant_memory(coding: str, tmp_path: Path) 
         upstream_server(download, keep_body=False) as up,
         gateway_process(config(up.address), tmp_path) as gw,
     ):
-        client = await Client.connect(gw.port)
-        assert (await client.request(get("/warm-up"))).status == 200
-        before = memory_kb(gw.pid)["VmRSS"]
+        async with connected(gw.port) as client:
+            assert (await client.request(get("/warm-up"))).status == 200
+            before = memory_kb(gw.pid)["VmRSS"]
 
-        await client.send(get("/download", accept=coding))
-        response = await client.head(within=10)
-        assert response.header("content-encoding") == coding
-        decoder = (
-            zstandard.ZstdDecompressor().decompressobj()
-            if coding == "zstd"
-            else zlib.decompressobj(16 + zlib.MAX_WBITS)
-        )
-        got = hashlib.sha256()
-        received = decoded = 0
-        async for piece in client.pieces(response, within=120):
-            received += len(piece)
-            plain = decoder.decompress(piece)
-            decoded += len(plain)
-            got.update(plain)
-        assert decoded == SIZE and got.hexdigest() == expected.hexdigest()
-        assert received < SIZE / 4
-        assert (await client.request(get("/after"))).status == 200  # still in step
-        await client.close()
+            await client.send(get("/download", accept=coding))
+            response = await client.head(within=10)
+            assert response.header("content-encoding") == coding
+            decoder = (
+                zstandard.ZstdDecompressor().decompressobj()
+                if coding == "zstd"
+                else zlib.decompressobj(16 + zlib.MAX_WBITS)
+            )
+            got = hashlib.sha256()
+            received = decoded = 0
+            async for piece in client.pieces(response, within=120):
+                received += len(piece)
+                plain = decoder.decompress(piece)
+                decoded += len(plain)
+                got.update(plain)
+            assert decoded == SIZE and got.hexdigest() == expected.hexdigest()
+            assert received < SIZE / 4
+            assert (await client.request(get("/after"))).status == 200  # still in step
 
         growth_mb = (memory_kb(gw.pid)["VmHWM"] - before) / 1024
         assert growth_mb < 50, f"gateway RSS grew {growth_mb:.1f} MB compressing 100 MB"

@@ -10,7 +10,7 @@ import json
 import brotli
 import pytest
 import zstandard
-from compression_wire import Client, config
+from compression_wire import config, connected
 
 from portway.testing import run_gateway, upstream_server
 
@@ -37,8 +37,11 @@ def post(body: bytes, coding: str | None, chunked: bool = False) -> bytes:
 @pytest.mark.parametrize("coding", ["gzip", "br", "zstd"])
 @pytest.mark.parametrize("chunked", [False, True], ids=["sized", "chunked"])
 async def test_the_upstream_gets_the_decoded_body(coding: str, chunked: bool) -> None:
-    async with upstream_server() as up, run_gateway(config(up.address, decompress={})) as gw:
-        client = await Client.connect(gw.port)
+    async with (
+        upstream_server() as up,
+        run_gateway(config(up.address, decompress={})) as gw,
+        connected(gw.port) as client,
+    ):
         response = await client.request(post(ENCODE[coding](BODY), coding, chunked))
         assert response.status == 200
         seen = up.requests[-1]
@@ -46,18 +49,19 @@ async def test_the_upstream_gets_the_decoded_body(coding: str, chunked: bool) ->
         assert seen.header("content-encoding") is None
         assert seen.header("content-length") is None and seen.header("transfer-encoding") == "chunked"
         assert seen.header("content-type") == "application/json"
-        await client.close()
 
 
 async def test_without_the_setting_the_body_goes_up_as_sent() -> None:
     encoded = gzip.compress(BODY)
-    async with upstream_server() as up, run_gateway(config(up.address)) as gw:
-        client = await Client.connect(gw.port)
+    async with (
+        upstream_server() as up,
+        run_gateway(config(up.address)) as gw,
+        connected(gw.port) as client,
+    ):
         assert (await client.request(post(encoded, "gzip"))).status == 200
         seen = up.requests[-1]
         assert seen.body == encoded and seen.header("content-encoding") == "gzip"
         assert seen.header("content-length") == str(len(encoded))
-        await client.close()
 
 
 async def test_a_coding_not_configured_goes_up_as_sent() -> None:
@@ -65,12 +69,10 @@ async def test_a_coding_not_configured_goes_up_as_sent() -> None:
     settings = config("", decompress={"encodings": ["gzip"]})
     async with upstream_server() as up:
         settings["upstreams"] = {"svc": {"targets": [up.address]}}
-        async with run_gateway(settings) as gw:
-            client = await Client.connect(gw.port)
+        async with run_gateway(settings) as gw, connected(gw.port) as client:
             assert (await client.request(post(encoded, "br"))).status == 200
             assert up.requests[-1].body == encoded
             assert up.requests[-1].header("content-encoding") == "br"
-            await client.close()
 
 
 @pytest.mark.parametrize("coding", ["gzip", "br", "zstd"])
@@ -79,44 +81,47 @@ async def test_a_bomb_is_refused_with_413_and_the_upstream_never_gets_it(coding:
     settings = config("", decompress={"max_size": "1MB", "max_ratio": 1_000_000})
     async with upstream_server() as up:
         settings["upstreams"] = {"svc": {"targets": [up.address]}}
-        async with run_gateway(settings) as gw:
-            client = await Client.connect(gw.port)
+        async with (
+            run_gateway(settings) as gw,
+            connected(gw.port) as client,
+        ):
             response = await client.request(post(bomb, coding))
             assert response.status == 413
             assert response.header("content-type") == "application/problem+json"
             problem = json.loads(response.body)
             assert problem["status"] == 413
             assert "larger than 1048576 bytes" in problem["detail"]
-            await client.close()
             # and the gateway serves on
-            again = await Client.connect(gw.port)
-            assert (await again.request(post(gzip.compress(b"[]"), "gzip"))).status == 200
-            await again.close()
+            async with connected(gw.port) as again:
+                assert (await again.request(post(gzip.compress(b"[]"), "gzip"))).status == 200
         assert [r.body for r in up.requests] == [b"[]"]  # the bomb never arrived whole
 
 
 async def test_a_ratio_past_the_limit_is_refused() -> None:
     bomb = gzip.compress(bytes(5 * 1024 * 1024))  # about 1000:1
-    async with upstream_server() as up, run_gateway(config(up.address, decompress={})) as gw:
-        client = await Client.connect(gw.port)
+    async with (
+        upstream_server() as up,
+        run_gateway(config(up.address, decompress={})) as gw,
+        connected(gw.port) as client,
+    ):
         response = await client.request(post(bomb, "gzip"))
         assert response.status == 413
         assert "more than 100 times its size" in json.loads(response.body)["detail"]
-        await client.close()
     assert up.requests == []
 
 
 async def test_a_body_not_in_its_coding_is_a_400() -> None:
-    async with upstream_server() as up, run_gateway(config(up.address, decompress={})) as gw:
-        client = await Client.connect(gw.port)
+    async with (
+        upstream_server() as up,
+        run_gateway(config(up.address, decompress={})) as gw,
+        connected(gw.port) as client,
+    ):
         response = await client.request(post(b"plain text, not gzip at all", "gzip"))
         assert response.status == 400
         assert json.loads(response.body)["detail"] == "the request body is not valid gzip"
-        await client.close()
         truncated = gzip.compress(BODY)[:-20]
-        client = await Client.connect(gw.port)
-        response = await client.request(post(truncated, "gzip"))
-        assert response.status == 400
-        assert "ends inside its gzip stream" in json.loads(response.body)["detail"]
-        await client.close()
+        async with connected(gw.port) as again:
+            response = await again.request(post(truncated, "gzip"))
+            assert response.status == 400
+            assert "ends inside its gzip stream" in json.loads(response.body)["detail"]
     assert up.requests == []

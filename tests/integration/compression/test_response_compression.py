@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 import brotli
 import pytest
 import zstandard
-from compression_wire import Client, config, get
+from compression_wire import config, connected, get
 
 from portway.testing import UpstreamRequest, UpstreamResponse, run_gateway, upstream_server
 
@@ -71,8 +71,11 @@ async def origin(request: UpstreamRequest) -> UpstreamResponse:
 
 @pytest.mark.parametrize("coding", ["gzip", "br", "zstd"])
 async def test_each_coding_decodes_to_the_upstreams_bytes(coding: str) -> None:
-    async with upstream_server(origin) as up, run_gateway(config(up.address)) as gw:
-        client = await Client.connect(gw.port)
+    async with (  # one connection for all three: the framing stayed in step
+        upstream_server(origin) as up,
+        run_gateway(config(up.address)) as gw,
+        connected(gw.port) as client,
+    ):
         for path, body in (("/page", PAGE), ("/json", JSON), ("/stream", PAGE)):
             response = await client.request(get(path, accept=coding))
             assert response.status == 200
@@ -80,12 +83,14 @@ async def test_each_coding_decodes_to_the_upstreams_bytes(coding: str) -> None:
             assert response.chunked and response.header("content-length") is None
             assert len(response.body) < len(body) / 3
             assert DECODE[coding](response.body) == body
-        await client.close()  # one connection for all three: the framing stayed in step
 
 
 async def test_q_values_choose_the_coding() -> None:
-    async with upstream_server(origin) as up, run_gateway(config(up.address)) as gw:
-        client = await Client.connect(gw.port)
+    async with (
+        upstream_server(origin) as up,
+        run_gateway(config(up.address)) as gw,
+        connected(gw.port) as client,
+    ):
         cases = [
             ("gzip, deflate, br, zstd", "zstd"),
             ("gzip;q=1, br;q=0.9, zstd;q=0.8", "gzip"),
@@ -105,15 +110,16 @@ async def test_q_values_choose_the_coding() -> None:
             else:
                 assert DECODE[expected](response.body) == PAGE
                 assert response.header("etag") == 'W/"p1"'
-        await client.close()
 
 
 async def test_the_server_preference_is_configurable() -> None:
-    async with upstream_server(origin) as up, run_gateway(config(up.address, encodings=["gzip", "br"])) as gw:
-        client = await Client.connect(gw.port)
+    async with (
+        upstream_server(origin) as up,
+        run_gateway(config(up.address, encodings=["gzip", "br"])) as gw,
+        connected(gw.port) as client,
+    ):
         assert (await client.request(get("/page"))).header("content-encoding") == "gzip"
         assert (await client.request(get("/page", accept="zstd"))).header("content-encoding") is None
-        await client.close()
 
 
 @pytest.mark.parametrize(
@@ -129,8 +135,11 @@ async def test_the_server_preference_is_configurable() -> None:
     ],
 )
 async def test_nothing_is_done_for(path: str, status: int) -> None:
-    async with upstream_server(origin) as up, run_gateway(config(up.address)) as gw:
-        client = await Client.connect(gw.port)
+    async with (
+        upstream_server(origin) as up,
+        run_gateway(config(up.address)) as gw,
+        connected(gw.port) as client,
+    ):
         response = await client.request(get(path))
         assert response.status == status
         assert response.header("vary") is None
@@ -141,39 +150,44 @@ async def test_nothing_is_done_for(path: str, status: int) -> None:
             assert response.header("content-encoding") is None
         if status == 200 and path != "/encoded":
             assert response.header("content-length") == str(len(response.body))
-        await client.close()
 
 
 async def test_head_gets_the_upstreams_head() -> None:
-    async with upstream_server(origin) as up, run_gateway(config(up.address)) as gw:
-        client = await Client.connect(gw.port)
+    async with (
+        upstream_server(origin) as up,
+        run_gateway(config(up.address)) as gw,
+        connected(gw.port) as client,
+    ):
         response = await client.request(get("/page", method="HEAD"), head_only=True)
         assert response.status == 200
         assert response.header("content-encoding") is None
         assert response.header("content-length") == str(len(PAGE))
         assert (await client.request(get("/page"))).header("content-encoding") == "zstd"  # in step
-        await client.close()
 
 
 async def test_an_error_page_is_compressed_too() -> None:
-    async with upstream_server(origin) as up, run_gateway(config(up.address)) as gw:
-        client = await Client.connect(gw.port)
+    async with (
+        upstream_server(origin) as up,
+        run_gateway(config(up.address)) as gw,
+        connected(gw.port) as client,
+    ):
         response = await client.request(get("/missing", accept="gzip"))
         assert response.status == 404 and response.header("content-encoding") == "gzip"
         assert gzip.decompress(response.body) == b"<p>no such page</p>" * 100
-        await client.close()
 
 
 @pytest.mark.parametrize("path", ["/page", "/close-delimited"])
 async def test_http10_clients_get_a_close_delimited_body(path: str) -> None:
-    async with upstream_server(origin) as up, run_gateway(config(up.address)) as gw:
-        client = await Client.connect(gw.port)
+    async with (
+        upstream_server(origin) as up,
+        run_gateway(config(up.address)) as gw,
+        connected(gw.port) as client,
+    ):
         response = await client.request(get(path, accept="gzip", version="1.0"))
         assert response.header("content-encoding") == "gzip"
         assert response.header("transfer-encoding") is None and response.header("content-length") is None
         assert gzip.decompress(response.body) == PAGE  # read to the close
         assert await client.closed_by_peer()
-        await client.close()
 
 
 async def test_a_route_turns_it_off_or_changes_it() -> None:
@@ -187,13 +201,11 @@ async def test_a_route_turns_it_off_or_changes_it() -> None:
                 {"path": "/", "upstream": "svc"},
             ],
         }
-        async with run_gateway(settings) as gw:
-            client = await Client.connect(gw.port)
+        async with run_gateway(settings) as gw, connected(gw.port) as client:
             off = await client.request(get("/page"))
             assert off.header("content-encoding") is None and off.header("vary") == "Origin"
             assert (await client.request(get("/json"))).header("content-encoding") == "br"
             assert (await client.request(get("/stream"))).header("content-encoding") == "gzip"
-            await client.close()
 
 
 async def test_without_config_nothing_is_compressed() -> None:
@@ -202,8 +214,6 @@ async def test_without_config_nothing_is_compressed() -> None:
             "upstreams": {"svc": {"targets": [up.address]}},
             "routes": [{"path": "/", "upstream": "svc"}],
         }
-        async with run_gateway(plain) as gw:
-            client = await Client.connect(gw.port)
+        async with run_gateway(plain) as gw, connected(gw.port) as client:
             response = await client.request(get("/page"))
             assert response.header("content-encoding") is None and response.body == PAGE
-            await client.close()
