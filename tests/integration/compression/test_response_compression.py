@@ -11,6 +11,8 @@ import brotli
 import pytest
 import zstandard
 from compression_wire import config, connected, get
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import ServerConnection, serve
 
 from portway.testing import UpstreamRequest, UpstreamResponse, run_gateway, upstream_server
 
@@ -217,3 +219,22 @@ async def test_without_config_nothing_is_compressed() -> None:
         async with run_gateway(plain) as gw, connected(gw.port) as client:
             response = await client.request(get("/page"))
             assert response.header("content-encoding") is None and response.body == PAGE
+
+
+async def test_a_websocket_upgrade_passes_untouched() -> None:
+    """101 is never compressed: the tunnel carries the frames as they are, both ways."""
+
+    async def echo(ws: ServerConnection) -> None:
+        async for message in ws:
+            await ws.send(message)
+
+    async with serve(echo, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        async with (
+            run_gateway(config(f"http://127.0.0.1:{port}", min_size=0)) as gw,
+            connect(f"ws://127.0.0.1:{gw.port}/ws", additional_headers={"Accept-Encoding": "gzip"}) as ws,
+        ):
+            assert ws.response is not None and ws.response.headers.get("Content-Encoding") is None
+            text = PAGE[:50_000].decode()
+            await ws.send(text)
+            assert await ws.recv() == text
