@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from portway.config.aggregate import Aggregate
+from portway.config.compression import Compression, RouteCompression
 from portway.config.hostport import parse_hostport
 from portway.config.local import ServiceConfig
 from portway.config.models_base import Model
@@ -158,6 +159,7 @@ class Route(Model):
     timeout: Duration | None = Field(default=None, gt=0)  # total deadline over every attempt
     headers: HeaderTransforms | Literal[False] | None = None  # None: the gateway-wide `headers`
     aggregate: Aggregate | None = None  # answer with JSON merged from parallel calls (GET, HEAD)
+    compression: RouteCompression | None = None  # None: the top-level `compression`, False: off
 
     @field_validator("path", "rewrite")
     @classmethod
@@ -250,6 +252,7 @@ class GatewayConfig(Model):
     cors: CorsConfig | None = None
     ip: IpRules | None = None
     headers: HeaderTransforms | None = None  # header transforms for routes without their own
+    compression: Compression | None = None  # defaults for every route; off when not set
     upstreams: dict[str, Upstream] = {}
     routes: list[Route] = []
     services: dict[str, ServiceConfig] = {}  # used by `portway up` only

@@ -18,6 +18,7 @@ from portway.forward.phases import Phase
 from portway.forward.retry import may_try_another
 from portway.forward.route import RouteRuntime
 from portway.forward.rules import ForwardingRules
+from portway.policies.base import BodyFilter
 from portway.tasks import spawn
 from portway.upstream.connection import UpstreamConnection
 from portway.upstream.pool import TargetPool
@@ -32,7 +33,7 @@ class Connecting:
     # fmt: off
     __slots__ = (
         "attempts", "client", "client_held", "counted", "head", "path", "pending", "phase", "pool",
-        "query", "replays", "request_done", "route", "rules", "up", "upstream_headers",
+        "query", "replays", "request_done", "request_filter", "route", "rules", "up", "upstream_headers",
     )
     # fmt: on
     head: RequestHead
@@ -51,6 +52,7 @@ class Connecting:
     client_held: bool
     replays: int
     upstream_headers: list[tuple[bytes, bytes]]
+    request_filter: BodyFilter | None
 
     def _enter(self, phase: Phase) -> None:
         raise NotImplementedError
@@ -148,7 +150,9 @@ class Connecting:
             self,  # type: ignore[arg-type]  # an Exchange is a ResponseSink
             head.method == "HEAD",
             timeout,
-            heads.request_head(head, target, host, self.rules, self.upstream_headers),
+            heads.request_head(
+                head, target, host, self.rules, self.upstream_headers, self.request_filter is not None
+            ),
             not (head.body_chunked or head.content_length),
         )
         pending, self.pending = self.pending, None

@@ -94,6 +94,9 @@ class Exchange(Connecting):
         self.identity: Identity | None = None
         self.head_out: bytes | None = None  # response head held back to go out with the first body bytes
         self.body_filter: BodyFilter | None = None  # what response hooks asked the body to stream through
+        self.request_filter: BodyFilter | None = (
+            None  # what a request hook asked the upload to stream through
+        )
         self.upstream_headers: list[tuple[bytes, bytes]] = []
         self.response_headers: list[tuple[bytes, bytes]] = []
         self._client_ip: str | None = None
@@ -172,6 +175,18 @@ class Exchange(Connecting):
         if limit is not None and self.bytes_in > limit:
             self._abort_request(ClientError(413, f"request body larger than {limit} bytes"))
             return
+        request_filter = self.request_filter
+        if request_filter is not None:
+            try:
+                data = request_filter.data(data)
+            except ClientError as error:  # a decompression bomb, a body not in its coding
+                self._abort_request(error)
+                return
+            if not data:
+                return  # nothing decoded yet (and an empty chunk would end a chunked body)
+        self._relay(data)
+
+    def _relay(self, data: bytes) -> None:
         if self.attempts is not None:
             self.attempts.keep(data)
         up = self.up
@@ -189,12 +204,21 @@ class Exchange(Connecting):
         up = self.up
         if up is None or self.phase is _TUNNEL:
             return
-        if self.head.body_chunked:
+        if self.head.body_chunked or self.request_filter is not None:
             up.write(b"%x\r\n%b\r\n" % (len(data), data))
         else:
             up.write(data)
 
     def on_end(self) -> None:
+        request_filter = self.request_filter
+        if request_filter is not None and self.phase is not _DONE:
+            try:
+                tail = request_filter.end()
+            except ClientError as error:
+                self._abort_request(error)
+                return
+            if tail:
+                self._relay(tail)
         self.request_done = True
         up = self.up
         if up is not None and not up.request_sent:  # (a request without a body went with its head)
@@ -204,7 +228,7 @@ class Exchange(Connecting):
         up = self.up
         if up is None:
             return
-        if self.head.body_chunked:
+        if self.head.body_chunked or self.request_filter is not None:
             up.write(b"0\r\n\r\n")
         up.request_complete()
 

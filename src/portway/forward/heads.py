@@ -10,7 +10,8 @@ Request (to the upstream):
   rules), ``-Host``, ``X-Request-Id``; a trusted proxy's ``X-Forwarded-Host``, ``-Port`` and
   ``-Prefix`` are passed on, anyone else's dropped;
 - the policies' headers (identity), then framing: ``Connection: upgrade`` for an upgrade,
-  ``Transfer-Encoding: chunked`` or ``Content-Length`` as the client framed its body.
+  ``Transfer-Encoding: chunked`` or ``Content-Length`` as the client framed its body (chunked, and
+  no ``Content-Encoding``, for a body a request filter decodes on its way).
 
 Response (to the client):
 - hop-by-hop headers and those the upstream's ``Connection`` names are dropped, and the upstream's
@@ -30,6 +31,7 @@ _NO_BODY_STATUS = frozenset({204, 304})
 _CONNECTION_OPTIONS = frozenset({b"close", b"keep-alive"})
 # What a trusted proxy in front of us saw of the original request; from anyone else, dropped.
 _RELAYED = frozenset({b"x-forwarded-host", b"x-forwarded-port", b"x-forwarded-prefix"})
+_DECODED = frozenset({b"content-encoding"})  # dropped from a request whose body is sent decoded
 
 
 def request_head(
@@ -38,10 +40,14 @@ def request_head(
     host: bytes,
     rules: ForwardingRules,
     extra: list[tuple[bytes, bytes]],
+    decoded: bool = False,
 ) -> bytes:
-    """The request head sent upstream for ``head``, to ``target`` (path and query) on ``host``."""
+    """The request head sent upstream for ``head``, to ``target`` (path and query) on ``host``;
+    ``decoded``: a request filter decodes the body on its way (its coding and length are gone)."""
     parts = [head.method.encode(), b" ", target, b" HTTP/1.1\r\nhost: ", host, b"\r\n"]
     named = connection_tokens(head.headers, lower=True) if head.connection is not None else frozenset()
+    if decoded:
+        named |= _DECODED
     dropped = rules.dropped  # a dict look-up per header once names repeat
     client_xff = None
     client_proto = None
@@ -76,7 +82,7 @@ def request_head(
             parts += (name, b": ", value, b"\r\n")
     if head.upgrade:
         parts += (b"connection: upgrade\r\nupgrade: ", head.header(b"upgrade") or b"", b"\r\n")
-    if head.body_chunked:
+    if head.body_chunked or decoded:
         parts.append(b"transfer-encoding: chunked\r\n")
     elif head.content_length is not None:
         parts += (b"content-length: ", str(head.content_length).encode(), b"\r\n")

@@ -16,6 +16,12 @@ upstream's response head (a :class:`Reply`) before it is sent on. It may edit th
 copy). A filter that changes the body's length removes ``Content-Length`` in its hook; the exchange
 then re-chunks for the client.
 
+A request hook may also set ``ctx.request_filter``: the request body then streams through that
+filter on its way up (decompression decodes it). Its data() and end() may raise a
+:class:`~portway.errors.ClientError` to refuse the request (413 for a decompression bomb); the
+exchange sends the filtered body chunked and without ``Content-Encoding``. A request filter is not
+told when a request ends early (its abort() is not called): it must keep nothing outside itself.
+
 Policies read the request through :class:`Context` and never touch sockets. What they add for the
 upstream (identity headers) or for the client (rate-limit, CORS headers) goes into the context's
 header lists; the exchange writes them.
@@ -54,6 +60,7 @@ class Context(Protocol):
     identity: Identity | None
     upstream_headers: list[tuple[bytes, bytes]]
     response_headers: list[tuple[bytes, bytes]]
+    request_filter: BodyFilter | None  # what the request body streams through on its way up
 
     @property
     def route_name(self) -> str: ...

@@ -2,7 +2,7 @@
 bound hooks out, in the order a request meets them (:data:`ORDER`, the one table of it):
 
     IP rules → CORS → authentication → authorisation → rate limit → identity headers
-    → header transforms
+    → header transforms → compression
 
 IP rules first (a denied address learns nothing else); CORS before authentication so a browser's
 preflight, which carries no credentials, is answered; the rate limit after authentication so it
@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from portway.compression.policy import Compression
+from portway.config.compression import merge_compression
 from portway.config.errors import ConfigError, ConfigProblem, ConfigValueError
 from portway.config.models import GatewayConfig, Route
 from portway.policies.api_key import ApiKeyAuthenticator
@@ -120,6 +122,9 @@ def _identity(route: Route, config: GatewayConfig, shared: SharedPolicyState) ->
 def _headers(route: Route, config: GatewayConfig, shared: SharedPolicyState) -> Policy | None:
     transforms = route.headers if route.headers is not None else config.headers
     return HeaderTransformPolicy(transforms) if transforms else None
+def _compression(route: Route, config: GatewayConfig, shared: SharedPolicyState) -> Policy | None:
+    merged = merge_compression(config.compression, route.compression)
+    return Compression(merged) if merged is not None else None
 
 
 # The one place the order lives (DESIGN.md §1); the key names the config location in errors.
@@ -131,6 +136,12 @@ ORDER: tuple[tuple[str, Builder], ...] = (
     ("rate_limit", _rate_limit),
     ("identity", _identity),
     ("headers", _headers),
+    # Last, so its response hook runs first, nearest the upstream (response hooks run in reverse):
+    # every hook after it (a cache's) sees the encoded reply with its Vary: Accept-Encoding and
+    # weak ETag, so a cache stores the encoded variant under its Accept-Encoding secondary key and
+    # a hit costs no compression. And its request hook runs after every denial: a body is decoded
+    # only for a request that will be forwarded.
+    ("compression", _compression),
 )
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 
 from portway.config.transforms import HeaderEdits, HeaderTransforms, canonical
-from portway.policies.base import Context, PolicyResult
+from portway.policies.base import Context, PolicyResult, Reply
 from portway.policies.templates import Template
 
 log = logging.getLogger("portway.policies")
@@ -68,7 +68,8 @@ class HeaderTransformPolicy:
             ctx.upstream_headers += side.values(ctx)
         return None
 
-    def response(self, ctx: Context, status: int, headers: list[Header]) -> None:
+    def response(self, ctx: Context, reply: Reply) -> None:
+        headers = reply.headers
         side = self.downstream
         if side.drop:
             drop = side.drop

@@ -190,6 +190,19 @@ def test_a_zero_length_body_is_declared() -> None:
     assert build(head).endswith(b"x-request-id: rid-1\r\ncontent-length: 0\r\n\r\n")
 
 
+def test_a_body_sent_decoded_goes_chunked_without_its_coding() -> None:
+    """A request filter (compression's decompress) decodes the body: its length and coding are gone."""
+    headers = [(b"content-length", b"40"), (b"content-encoding", b"gzip"), (b"content-type", b"text/csv")]
+    head = make_head(headers, method="POST", content_length=40)
+    sent = request_head(head, b"/", b"svc:8080", RULES, [], decoded=True)
+    assert sent == (
+        b"POST / HTTP/1.1\r\nhost: svc:8080\r\ncontent-type: text/csv\r\n"
+        + TAIL
+        + b"transfer-encoding: chunked\r\n\r\n"
+    )
+    assert b"content-encoding: gzip" in build(head)  # not decoded: sent as it came
+
+
 # -- response heads --------------------------------------------------------------------------------
 def respond(  # type: ignore[no-untyped-def]
     headers, status=200, reason=b"OK", head=None, extra=(), keep_alive=True

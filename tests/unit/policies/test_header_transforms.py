@@ -8,7 +8,7 @@ from policy_support import FakeContext
 
 from portway.config.transforms import HeaderTransforms
 from portway.contract import RequestHead
-from portway.policies.base import Identity
+from portway.policies.base import Identity, Reply
 from portway.policies.headers import HeaderTransformPolicy
 from portway.policies.templates import Template
 
@@ -128,7 +128,7 @@ def test_response_edits_match_any_case() -> None:
             }
         }
     )
-    transform.response(ctx, 200, headers)
+    transform.response(ctx, Reply(200, b"OK", headers))
     assert headers == [
         (b"Content-Type", b"text/plain"),
         (b"x-frame-options", b"DENY"),

@@ -22,6 +22,8 @@ from portway.errors import ClientError, GatewayError
 from portway.forward import heads
 from portway.forward.exchange import Exchange
 from portway.forward.phases import Phase
+from portway.policies.base import Reply
+from portway.policies.runner import run_response
 from portway.tasks import spawn
 
 log = logging.getLogger("portway.proxy")
@@ -88,20 +90,24 @@ class Aggregating(_Base):
         ]
         if failed:
             headers.append((PARTIAL_HEADER, ", ".join(failed).encode()))
-        for hook in self.route.chain.response_hooks:
-            try:
-                hook(self, 200, headers)
-            except Exception:  # a faulty policy is contained, as on a proxied response
-                log.exception("response hook failed for request %s", head.request_id)
+        reply = Reply(200, b"OK", headers)
+        body_filter = run_response(self.route.chain.response_hooks, self, reply)
+        if body_filter is not None:
+            if head.method == "HEAD":
+                body_filter.abort()
+            else:  # the whole body is here: filtered at once, and its length known again
+                body = body_filter.data(body) + body_filter.end()
+                reply.headers = [h for h in reply.headers if h[0].lower() != b"content-length"]
+                reply.headers.append((b"content-length", str(len(body)).encode()))
         client = self.client
         data, _, keep = heads.response_head(
-            200, b"OK", headers, head, self.response_headers, head.keep_alive and not client.closing,
-            self.rules.response_headers,
+            reply.status, reply.reason, reply.headers, head, self.response_headers,
+            head.keep_alive and not client.closing, self.rules.response_headers,
         )  # fmt: skip
         self._enter(Phase.RESPONDING)
-        self.status = 200
+        self.status = reply.status
         client.write(data if head.method == "HEAD" else data + body)
-        self._complete(200)
+        self._complete(reply.status)
         client.finish(keep)
 
     def on_client_lost(self) -> None:
