@@ -82,22 +82,26 @@ class Gateway:
                 else []
             ),
         )
+        self.runtimes = tuple(  # one per config route, in config order
+            RouteRuntime(
+                route.display_name,
+                self.upstreams[route.upstream],
+                route.max_body,
+                build_chain(index, route, config, self.policy_state, source),
+                self.metrics.for_route(route.display_name),
+                self._retry_policy(route),
+            )
+            for index, route in enumerate(config.routes)
+        )
         self.router: Router[RouteRuntime] = Router(
             RouteSpec(
                 path=route.path,
-                payload=RouteRuntime(
-                    route.display_name,
-                    self.upstreams[route.upstream],
-                    route.max_body,
-                    build_chain(index, route, config, self.policy_state, source),
-                    self.metrics.for_route(route.display_name),
-                    self._retry_policy(route),
-                ),
+                payload=runtime,
                 methods=frozenset(route.methods) if route.methods else None,
                 host=route.host,
                 rewrite=route.rewrite,
             )
-            for index, route in enumerate(config.routes)
+            for route, runtime in zip(config.routes, self.runtimes, strict=True)
         )
         self._has_hosts = self.router.has_hosts  # read per request; the table never changes
         shortest = min((u.timeouts.read for u in config.upstreams.values()), default=30.0)
@@ -221,6 +225,20 @@ class Gateway:
             "upstreams": {name: upstream.snapshot() for name, upstream in self.upstreams.items()},
             "upstream_state": {name: upstream.summary() for name, upstream in self.upstreams.items()},
         }
+
+    def route_table(self) -> list[dict[str, object]]:
+        """What the admin API shows of each route, in config order: how it matches, where it goes,
+        and its policies in the order a request meets them."""
+        return [
+            {
+                "name": route.display_name,
+                "match": {"path": route.path, "host": route.host, "methods": route.methods},
+                "rewrite": route.rewrite,
+                "upstream": route.upstream,
+                "policies": list(runtime.chain.names),
+            }
+            for route, runtime in zip(self.config.routes, self.runtimes, strict=True)
+        ]
 
     def retire(self) -> None:
         for upstream in self.upstreams.values():

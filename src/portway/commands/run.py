@@ -81,7 +81,7 @@ def _serve(config: GatewayConfig, path: Path, reuse_port: bool) -> None:
             sock.close()
             if exc.filename is not None:
                 raise CannotStart(f"cannot open {exc.filename}: {exc.strerror or exc}") from None
-            raise CannotStart(f"cannot listen on {config.admin} (admin): {exc.strerror or exc}") from None
+            raise CannotStart(f"cannot listen on {config.admin.listen if config.admin else None} (admin): {exc.strerror or exc}") from None
         except BaseException:
             sock.close()
             raise

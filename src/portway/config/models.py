@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from portway.config.admin import AdminListener
 from portway.config.hostport import parse_hostport
 from portway.config.local import ServiceConfig
 from portway.config.models_base import Model
@@ -222,7 +223,7 @@ class Route(Model):
 
 class GatewayConfig(Model):
     listen: str = "0.0.0.0:8080"
-    admin: str | None = None
+    admin: AdminListener | None = None  # `HOST:PORT` or {listen, token} (config/admin.py)
     tls: ListenerTls | None = None  # the listener speaks HTTPS (docs/tls.md)
     limits: Limits = Limits()
     paths: Paths = Paths()
@@ -254,12 +255,3 @@ class GatewayConfig(Model):
         parse_hostport(value)
         return value
 
-    @field_validator("admin")
-    @classmethod
-    def _admin(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        host, _ = parse_hostport(value)
-        if not ipaddress.ip_address(host if host != "localhost" else "127.0.0.1").is_loopback:
-            raise ValueError("the admin listener must be on a loopback address (127.0.0.1 or ::1)")
-        return value
