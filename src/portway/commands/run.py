@@ -8,11 +8,14 @@ import argparse
 import asyncio
 import logging
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+from portway.admin.fanin import WorkerSet
 from portway.commands.validate import build_all
 from portway.config import ConfigError, load_config
 from portway.config.hostport import parse_hostport
@@ -66,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     return 1
 
 
-def _serve(config: GatewayConfig, path: Path, reuse_port: bool) -> None:
+def _serve(config: GatewayConfig, path: Path, reuse_port: bool, workers: WorkerSet | None = None) -> None:
     from portway.runtime import serve_forever, start
 
     async def main() -> None:
@@ -76,12 +79,13 @@ def _serve(config: GatewayConfig, path: Path, reuse_port: bool) -> None:
         except OSError as exc:
             raise CannotStart(f"cannot listen on {config.listen}: {exc.strerror or exc}") from None
         try:
-            running = await start(config, path, sock=sock, reuse_port=reuse_port)
+            running = await start(config, path, sock=sock, reuse_port=reuse_port, workers=workers)
         except OSError as exc:
             sock.close()
             if exc.filename is not None:
                 raise CannotStart(f"cannot open {exc.filename}: {exc.strerror or exc}") from None
-            raise CannotStart(f"cannot listen on {config.admin.listen if config.admin else None} (admin): {exc.strerror or exc}") from None
+            admin = config.admin.listen if config.admin else "the admin socket"
+            raise CannotStart(f"cannot listen on {admin} (admin): {exc.strerror or exc}") from None
         except BaseException:
             sock.close()
             raise
@@ -101,6 +105,29 @@ def _supervise(config: GatewayConfig, path: Path, workers: int) -> int:
     host, port = probe.getsockname()[:2]
     config = config.model_copy(update={"listen": f"{host}:{port}"})
     probe.close()
+    if config.admin is not None:
+        # Worker 0 alone binds the admin listener (admin/fanin.py): a port 0 must stay the same
+        # port when a replaced worker 0 binds it again.
+        try:
+            admin_probe = bind_tcp(config.admin.listen)
+        except OSError as exc:
+            raise CannotStart(
+                f"cannot listen on {config.admin.listen} (admin): {exc.strerror or exc}"
+            ) from None
+        admin_host, admin_port = admin_probe.getsockname()[:2]
+        admin_probe.close()
+        admin = config.admin.model_copy(update={"listen": f"{admin_host}:{admin_port}"})
+        config = config.model_copy(update={"admin": admin})
+    # The workers' private admin sockets: a directory only this user can enter (mkdtemp: 0700).
+    rundir = tempfile.mkdtemp(prefix="portway-workers-")
+    try:
+        return _watch(config, path, workers, rundir)
+    finally:
+        shutil.rmtree(rundir, ignore_errors=True)
+
+
+def _watch(config: GatewayConfig, path: Path, workers: int, rundir: str) -> int:
+    host, port = parse_hostport(config.listen)
     children: dict[int, int] = {}
     stopping = False
 
@@ -111,7 +138,7 @@ def _supervise(config: GatewayConfig, path: Path, workers: int) -> int:
             signal.signal(signal.SIGHUP, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             try:
-                _serve(config, path, reuse_port=True)
+                _serve(config, path, reuse_port=True, workers=WorkerSet.in_directory(rundir, workers, index))
             finally:
                 os._exit(0)
         children[pid] = index

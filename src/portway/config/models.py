@@ -254,4 +254,3 @@ class GatewayConfig(Model):
     def _listen(cls, value: str) -> str:
         parse_hostport(value)
         return value
-
