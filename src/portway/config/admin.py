@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from portway.config.hostport import parse_hostport
 from portway.config.models_base import Model
@@ -36,7 +36,8 @@ def is_loopback(host: str) -> bool:
 
 class AdminListener(Model):
     listen: str = "127.0.0.1:9901"
-    token: str | None = None  # `Authorization: Bearer <token>` (use ${ENV}); never shown by /config
+    # `Authorization: Bearer <token>` (use ${ENV}); never shown by /config, nor in a repr or a log
+    token: str | None = Field(default=None, repr=False)
 
     @model_validator(mode="before")
     @classmethod
