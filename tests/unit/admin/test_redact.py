@@ -28,7 +28,10 @@ upstreams:
 services:
   u:
     command: [python, -m, svc]
-    env: {{DB_PASSWORD: {SECRETS["db"]}, DATABASE_URL: "postgresql://shop:{SECRETS["db"]}@db/shop", MODE: demo}}
+    env:
+      DB_PASSWORD: {SECRETS["db"]}
+      DATABASE_URL: "postgresql://shop:{SECRETS["db"]}@db/shop"
+      MODE: demo
 routes:
   - {{path: /a/, upstream: u, auth: required}}
 """
