@@ -221,6 +221,7 @@ class Gateway:
     def snapshot(self) -> dict[str, object]:
         """What the admin API shows of this gateway: routes and upstream targets."""
         return {
+            "requests": sum(sum(stats.statuses.values()) for stats in self.metrics.routes.values()),
             "routes": [r.display_name for r in self.config.routes],
             "upstreams": {name: upstream.snapshot() for name, upstream in self.upstreams.items()},
             "upstream_state": {name: upstream.summary() for name, upstream in self.upstreams.items()},

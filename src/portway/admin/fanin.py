@@ -98,6 +98,7 @@ class WorkersSource:
         totals = {
             "workers": len(workers),
             "answering": len(answering),
+            "requests": sum(int(w.get("requests", 0)) for w in answering),  # type: ignore[call-overload]
             "connections": sum(int(w.get("connections", 0)) for w in answering),  # type: ignore[call-overload]
             "reloads": sum(int(w.get("reloads", 0)) for w in answering),  # type: ignore[call-overload]
             "versions": sorted({str(w.get("version")) for w in answering}),  # one, once all reloaded

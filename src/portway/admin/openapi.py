@@ -151,6 +151,7 @@ SCHEMAS: dict[str, Any] = {
             "pid": {"type": "integer"},
             "version": {"type": "string"},
             "listen": {"type": "string"},
+            "requests": {**_COUNT, "description": "answered since the process started"},
             "connections": _COUNT,
             "draining": {"type": "boolean"},
             "reloads": _COUNT,
@@ -163,6 +164,7 @@ SCHEMAS: dict[str, Any] = {
                 "properties": {
                     "workers": _COUNT,
                     "answering": _COUNT,
+                    "requests": _COUNT,
                     "connections": _COUNT,
                     "reloads": _COUNT,
                     "versions": {"type": "array", "items": {"type": "string"}},
