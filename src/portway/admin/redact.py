@@ -62,7 +62,9 @@ def _is_secret(path: tuple[str, ...]) -> bool:
     for pattern in SECRET_PATHS:
         if len(pattern) == len(path) and all(p in (WILDCARD, q) for p, q in zip(pattern, path, strict=True)):
             return True
-    return bool(path) and _NAME.search(path[-1]) is not None
+    # An item of a list is named by the list's key (`tokens: [...]`).
+    name = next((part for part in reversed(path) if not part.isdigit()), "")
+    return _NAME.search(name) is not None
 
 
 def _redact_url(url: str, where: str, removed: Removed) -> str:

@@ -66,6 +66,12 @@ def test_a_secret_query_parameter_is_redacted_and_others_kept() -> None:
     assert removed == [("jwks_url?api_key", "abc123")]
 
 
+def test_the_items_of_a_secret_named_list_are_redacted() -> None:
+    redacted, removed = redact({"fallback_tokens": ["t1", "t2"], "public_keys": ["/etc/k.pem"]})
+    assert redacted == {"fallback_tokens": [REDACTED, REDACTED], "public_keys": ["/etc/k.pem"]}
+    assert removed == [("fallback_tokens.0", "t1"), ("fallback_tokens.1", "t2")]
+
+
 def test_unset_secrets_stay_null_and_non_strings_are_kept() -> None:
     assert redact({"secret": None, "token_ttl": 60.0, "password": ""}) == (
         {"secret": None, "token_ttl": 60.0, "password": REDACTED},
