@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import ipaddress
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, GetJsonSchemaHandler, field_validator, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from portway.config.hostport import parse_hostport
 from portway.config.models_base import Model
@@ -39,10 +41,22 @@ class AdminListener(Model):
     # `Authorization: Bearer <token>` (use ${ENV}); never shown by /config, nor in a repr or a log
     token: str | None = Field(default=None, repr=False)
 
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        # What `portway schema` says: the bare address form is valid too.
+        address = {"type": "string", "description": "HOST:PORT, short for {listen: HOST:PORT}"}
+        return {"anyOf": [address, handler(core_schema)]}
+
     @model_validator(mode="before")
     @classmethod
     def _address_only(cls, value: object) -> object:
-        return {"listen": value} if isinstance(value, str) else value
+        if isinstance(value, str):
+            return {"listen": value}
+        if not isinstance(value, dict | AdminListener):
+            raise ValueError("expected HOST:PORT, or a mapping with `listen` and `token`")
+        return value
 
     @field_validator("listen")
     @classmethod
