@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import Literal
+from typing import Literal, cast
 
 from portway.admin.auth import BearerToken
 from portway.admin.deferred import Deferred, Result, too_large
@@ -53,10 +53,7 @@ class AdminApp:
             if refusal is not None:
                 return refusal
             return Deferred(head, responder, lambda body: _awaited(endpoint(self, head, body)))
-        result = endpoint(self, head, b"")  # a plain function: its answer is ready
-        if isinstance(result, Answer | ClientError):
-            return result
-        return Deferred(head, responder, lambda _body: _awaited(result))
+        return cast(Answer | ClientError, endpoint(self, head, b""))  # a plain function: its answer
 
     # -- endpoints -------------------------------------------------------------------------------
     def health(self, head: RequestHead, body: bytes) -> Answer | ClientError:
