@@ -60,7 +60,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="serve HTTPS with a private CA and certificate made in the data directory (tls/)",
     )
     parser.add_argument(
-        "--admin", metavar="HOST:PORT", help="override the config's admin address (loopback HOST:PORT)"
+        "--admin",
+        metavar="HOST:PORT",
+        help="override the config's admin address (off loopback it needs admin.token)",
     )
 
 
