@@ -5,11 +5,11 @@ Rules, per family type:
   labels are summed (a histogram's buckets share their bounds, so bucket by bucket is right), and
   the result reads as if one process had served everything: ``rate()`` and ``histogram_quantile``
   work unchanged, and a dashboard need not know how many workers there are;
-- a counter's ``_created`` timestamp is the earliest of the workers' (when the total began);
 - gauges (and untyped, info, state sets) are states, not amounts: each worker's state of a target
   or a breaker is its own, and a sum of "1 = ejected" would be a count of workers, so each sample
   keeps its value and gets a ``worker`` label. Sum them in PromQL where a total makes sense
-  (connections: ``sum without (worker) (...)``).
+  (connections: ``sum without (worker) (...)``). A counter's ``_created`` series is one of these:
+  the text format carries it as a gauge family, and each worker was started at its own time.
 
 Why not prometheus_client's multiprocess mode: it replaces the registry with mmap'd files that every
 metric writes through, which the data plane's counters (plain integers bumped on the hot path,
@@ -58,12 +58,7 @@ def merge_expositions(expositions: list[tuple[int, str]]) -> bytes:
             totals = sums[family.name]
             for sample in family.samples:
                 key = (sample.name, tuple(sorted(sample.labels.items())))
-                if key not in totals:
-                    totals[key] = sample.value
-                elif sample.name.endswith("_created"):
-                    totals[key] = min(totals[key], sample.value)
-                else:
-                    totals[key] += sample.value
+                totals[key] = totals.get(key, 0.0) + sample.value
     for name, totals in sums.items():
         for (sample_name, labels), value in totals.items():
             families[name].add_sample(sample_name, dict(labels), value)

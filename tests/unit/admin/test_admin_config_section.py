@@ -29,7 +29,7 @@ def test_off_loopback_a_token_is_required_and_the_error_has_its_line(address: st
 
 def test_off_loopback_with_a_token_loads_and_the_token_comes_from_the_environment() -> None:
     config = parse_config(
-        "admin: {listen: 0.0.0.0:9901, token: ${ADMIN_TOKEN}}\n", "gw.yaml", env={"ADMIN_TOKEN": TOKEN}
+        "admin: {listen: 0.0.0.0:9901, token: '${ADMIN_TOKEN}'}\n", "gw.yaml", env={"ADMIN_TOKEN": TOKEN}
     )
     assert config.admin is not None and config.admin.token == TOKEN and not config.admin.loopback
 

@@ -11,6 +11,7 @@ def exposition(requests: int, le_01: int, count: int, connections: int, created:
     return f"""# HELP portway_requests_total Requests answered, by route and status
 # TYPE portway_requests_total counter
 portway_requests_total{{route="/a/",status="200"}} {requests}.0
+# TYPE portway_requests_created gauge
 portway_requests_created{{route="/a/",status="200"}} {created}
 # HELP portway_request_duration_seconds Time from request head to response end
 # TYPE portway_request_duration_seconds histogram
@@ -38,7 +39,9 @@ def test_counters_and_histograms_sum_and_gauges_are_per_worker() -> None:
     )
     route = (("route", "/a/"), ("status", "200"))
     assert merged[("portway_requests_total", route)] == 7.0
-    assert merged[("portway_requests_created", route)] == 100.0  # the earliest start
+    # when each worker's counter began is that worker's own (a gauge family in the text format)
+    assert merged[("portway_requests_created", (*route, ("worker", "0")))] == 200.0
+    assert merged[("portway_requests_created", (*route, ("worker", "1")))] == 100.0
     assert merged[("portway_request_duration_seconds_bucket", (("le", "0.1"), ("route", "/a/")))] == 3.0
     assert merged[("portway_request_duration_seconds_count", (("route", "/a/"),))] == 8.0
     assert merged[("portway_request_duration_seconds_sum", (("route", "/a/"),))] == 1.0

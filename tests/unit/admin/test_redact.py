@@ -27,7 +27,7 @@ upstreams:
   u: {{targets: ["http://127.0.0.1:9"], tls: {{cert: /etc/portway/client.pem, key: /etc/portway/client.key}}}}
 services:
   u:
-    command: [python, -m, svc]
+    command: [python, -m, svc, "{{socket}}"]
     env:
       DB_PASSWORD: {SECRETS["db"]}
       DATABASE_URL: "postgresql://shop:{SECRETS["db"]}@db/shop"
