@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from portway.admin.app import AdminApp
-from portway.admin.fanin import WorkerSet, WorkersSource
+from portway.admin.fanin import WorkersSource
 from portway.admin.purge import Purger
 from portway.admin.source import AdminSource, LocalSource
+from portway.admin.workers import WorkerSet
 from portway.config import ConfigError, ConfigProblem, GatewayConfig, load_config
 from portway.config.errors import ConfigValueError, format_path
 from portway.config.loader import locate

@@ -19,26 +19,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
-from dataclasses import dataclass
 
 import httpx
 
 from portway.admin.merge_metrics import merge_expositions
 from portway.admin.purge import Purge
 from portway.admin.source import LocalSource, NoCache, ReloadOutcome
+from portway.admin.workers import WorkerSet
 
 TIMEOUT = 2.0  # per worker: a worker this slow to report is itself news
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerSet:
-    index: int  # this worker's
-    sockets: tuple[str, ...]  # every worker's private admin socket, by index
-
-    @staticmethod
-    def in_directory(directory: str, workers: int, index: int = 0) -> WorkerSet:
-        return WorkerSet(index, tuple(os.path.join(directory, f"worker-{i}.sock") for i in range(workers)))
 
 
 class WorkerUnreachable(Exception):
@@ -60,6 +51,8 @@ class WorkersSource:
     def __init__(self, local: LocalSource, workers: WorkerSet) -> None:
         self.local = local
         self.workers = workers
+        # httpx logs every request at INFO: one line per worker per scrape would drown the log.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
 
     @property
     def draining(self) -> bool:

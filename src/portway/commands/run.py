@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import logging
 import os
 import shutil
@@ -15,12 +16,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from portway.admin.fanin import WorkerSet
+from portway.admin.workers import WorkerSet
 from portway.commands.validate import build_all
 from portway.config import ConfigError, load_config
 from portway.config.hostport import parse_hostport
 from portway.config.models import GatewayConfig
 from portway.server.listener import bind_tcp
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 class CannotStart(Exception):
@@ -131,9 +134,12 @@ def _watch(config: GatewayConfig, path: Path, workers: int, rundir: str) -> int:
     children: dict[int, int] = {}
     stopping = False
 
+    supervisor = os.getpid()
+
     def spawn_worker(index: int) -> None:
         pid = os.fork()
         if pid == 0:
+            _die_with(supervisor)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGHUP, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -168,3 +174,14 @@ def _watch(config: GatewayConfig, path: Path, workers: int, rundir: str) -> int:
             time.sleep(0.5)
             spawn_worker(index)
     return 0
+
+
+def _die_with(supervisor: int) -> None:
+    """A worker is sent SIGTERM (and drains) when its supervisor dies, even of SIGKILL: an orphan
+    would go on holding the ports, worker 0 the admin listener too. Linux only (prctl)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: a supervisor's death goes unnoticed, as before
+        return
+    if os.getppid() != supervisor:  # it died before prctl took effect
+        os._exit(0)

@@ -71,6 +71,7 @@ async def test_a_good_reload_answers_the_new_version_and_a_bad_one_keeps_the_old
         reloaded = await gw.http.post("/reload")
         after = (await gw.http.get("/config")).json()["version"]
         routed_after_good = await gw.proxy.get("/x")
+        served_after_good = len(second.requests)
 
         broken = one_upstream(second.address, routes=[{"path": "/", "upstream": "nowhere"}])
         write_config(gw.path, {"admin": "127.0.0.1:0"} | broken)
@@ -81,7 +82,7 @@ async def test_a_good_reload_answers_the_new_version_and_a_bad_one_keeps_the_old
         with_body = await gw.http.post("/reload", content=b'{"file": "/etc/passwd"}')
     assert again == before
     assert reloaded.status_code == 200 and reloaded.json() == {"version": after} and after != before
-    assert routed_after_good.status_code == 200 and len(second.requests) == 1
+    assert routed_after_good.status_code == 200 and served_after_good == 1
     assert refused.status_code == 422 and refused.headers["content-type"] == "application/problem+json"
     problem = refused.json()
     assert (

@@ -4,6 +4,7 @@ lists each and sums them, metrics add the workers' counters, a reload is done by
 from __future__ import annotations
 
 import asyncio
+import signal
 from pathlib import Path
 
 import httpx
@@ -58,6 +59,8 @@ async def test_status_and_metrics_cover_both_workers(tmp_path: Path) -> None:
                 per_worker = [int(w["requests"]) for w in (await http.get("/status")).json()["workers"]]
             status = (await http.get("/status")).json()
             metrics = (await http.get("/metrics")).text
+            gw.signal(signal.SIGTERM)
+            assert await gw.wait(within=15) == 0
     assert min(per_worker) > 0, f"one worker served all {sent} requests"
     workers = status["workers"]
     assert [w["worker"] for w in workers] == [0, 1] and workers[0]["pid"] != workers[1]["pid"]
@@ -92,6 +95,8 @@ async def test_a_reload_through_the_admin_api_is_done_by_every_worker(tmp_path: 
             write_config(gw.config_path, broken | {"admin": "127.0.0.1:0"})
             refused = await http.post("/reload")
             last = (await http.get("/status")).json()
+            gw.signal(signal.SIGTERM)
+            assert await gw.wait(within=15) == 0
     version = reloaded.json()["version"]
     assert reloaded.status_code == 200 and version not in before["totals"]["versions"]  # type: ignore[index]
     assert [w["version"] for w in reloaded.json()["workers"]] == [version, version]
