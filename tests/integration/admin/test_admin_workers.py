@@ -4,6 +4,7 @@ lists each and sums them, metrics add the workers' counters, a reload is done by
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from pathlib import Path
 
@@ -104,3 +105,26 @@ async def test_a_reload_through_the_admin_api_is_done_by_every_worker(tmp_path: 
     assert len(second.requests) == 20 and not first.requests  # both workers route to the new target
     assert refused.status_code == 422 and refused.json()["errors"][0]["path"] == "routes[0].upstream"
     assert last["totals"]["versions"] == [version] and last["totals"]["reloads"] == 2
+
+
+async def test_a_worker_that_does_not_answer_is_listed_and_left_out_of_the_sums(tmp_path: Path) -> None:
+    async with upstream_server() as up:
+        config = one_upstream(up.address) | {"admin": "127.0.0.1:0"}
+        async with (
+            gateway_process(config, tmp_path, "--workers", "2") as gw,
+            httpx.AsyncClient(base_url=f"http://{await admin_address(gw)}", timeout=10) as http,
+        ):
+            stuck = int((await both_answering(http))["workers"][1]["pid"])  # type: ignore[index]
+            os.kill(stuck, signal.SIGSTOP)  # alive, holding its socket, answering nothing
+            try:
+                status = (await http.get("/status")).json()
+                metrics = samples((await http.get("/metrics")).text)
+            finally:
+                os.kill(stuck, signal.SIGCONT)
+            gw.signal(signal.SIGTERM)
+            assert await gw.wait(within=15) == 0
+    assert status["workers"][1] == {"worker": 1, "error": "ReadTimeout"}
+    assert status["workers"][0]["pid"] != stuck and status["totals"]["answering"] == 1
+    assert metrics[("portway_workers", frozenset({("state", "unreachable")}))] == 1
+    assert metrics[("portway_workers", frozenset({("state", "answering")}))] == 1
+    assert not any(("worker", "1") in labels for _, labels in metrics)
