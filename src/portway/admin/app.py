@@ -71,8 +71,8 @@ class AdminApp:
     def upstreams(self, head: RequestHead, body: bytes) -> Answer | ClientError:
         return json_answer({"upstreams": self.source.upstreams()})
 
-    def config(self, head: RequestHead, body: bytes) -> Answer | ClientError:
-        return json_answer(self.source.config_document())
+    async def config(self, head: RequestHead, body: bytes) -> Result:
+        return json_answer(await self.source.config_document())
 
     def openapi(self, head: RequestHead, body: bytes) -> Answer | ClientError:
         return json_answer(openapi_document(ENDPOINTS))

@@ -58,8 +58,8 @@ class WorkersSource:
     def draining(self) -> bool:
         return self.local.draining
 
-    def config_document(self) -> dict[str, object]:
-        return self.local.config_document()
+    async def config_document(self) -> dict[str, object]:
+        return await self.local.config_document()
 
     def routes(self) -> list[dict[str, object]]:
         return self.local.routes()
@@ -96,7 +96,8 @@ class WorkersSource:
             "reloads": sum(int(w.get("reloads", 0)) for w in answering),  # type: ignore[call-overload]
             "versions": sorted({str(w.get("version")) for w in answering}),  # one, once all reloaded
         }
-        return {"pid": os.getpid(), "version": self.local.version, "workers": workers, "totals": totals}
+        version = await self.local.version()
+        return {"pid": os.getpid(), "version": version, "workers": workers, "totals": totals}
 
     async def metrics(self) -> bytes:
         texts, answering = [], 0

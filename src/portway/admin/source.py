@@ -9,6 +9,7 @@ source may ask other processes.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -51,7 +52,7 @@ class AdminSource(Protocol):
     @property
     def draining(self) -> bool: ...
 
-    def config_document(self) -> dict[str, object]: ...
+    async def config_document(self) -> dict[str, object]: ...
     def routes(self) -> list[dict[str, object]]: ...
     def upstreams(self) -> dict[str, object]: ...
     async def status(self) -> dict[str, object]: ...
@@ -72,20 +73,21 @@ class LocalSource:
     def draining(self) -> bool:
         return self.observed.draining
 
-    def _describe(self) -> tuple[object, str]:
-        """The redacted config and its version, computed once per config (a reload is a new one)."""
+    async def _describe(self) -> tuple[object, str]:
+        """The redacted config and its version, computed once per config (a reload is a new one),
+        in a thread: the version's scrypt takes tens of milliseconds the event loop must not wait."""
         config = self.observed.config
         if self._described is None or self._described[0] is not config:
             redacted, removed = redact(config.model_dump(mode="json"))
-            self._described = (config, redacted, config_version(redacted, removed))
+            version = await asyncio.to_thread(config_version, redacted, removed)
+            self._described = (config, redacted, version)
         return self._described[1], self._described[2]
 
-    @property
-    def version(self) -> str:
-        return self._describe()[1]
+    async def version(self) -> str:
+        return (await self._describe())[1]
 
-    def config_document(self) -> dict[str, object]:
-        redacted, version = self._describe()
+    async def config_document(self) -> dict[str, object]:
+        redacted, version = await self._describe()
         return {"version": version, "config": redacted}
 
     def routes(self) -> list[dict[str, object]]:
@@ -101,7 +103,7 @@ class LocalSource:
         }
 
     async def status(self) -> dict[str, object]:
-        return {"pid": os.getpid(), "version": self.version, **self.observed.snapshot()}
+        return {"pid": os.getpid(), "version": await self.version(), **self.observed.snapshot()}
 
     async def metrics(self) -> bytes:
         return self.observed.exposition()
@@ -109,7 +111,7 @@ class LocalSource:
     async def reload(self) -> ReloadOutcome:
         refused = self.observed.try_reload()
         if refused is None:
-            return ReloadOutcome(self.version)
+            return ReloadOutcome(await self.version())
         errors: list[dict[str, object]] = [
             {"file": p.file, "line": p.line, "path": p.path, "message": p.message} for p in refused.problems
         ]
