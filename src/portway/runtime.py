@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from portway.admin.app import AdminApp
+from portway.admin.dashboard import Dashboard
 from portway.config import ConfigError, ConfigProblem, GatewayConfig, load_config
 from portway.config.errors import ConfigValueError
 from portway.config.loader import locate
@@ -187,7 +188,7 @@ async def start(
         redirect_sock = bind_tcp(config.tls.redirect.listen, reuse_port=reuse_port)
         running.redirect = await listen(running.redirect_state, redirect_sock)
     if config.admin:
-        admin_state = ServerState(AdminApp(running), config.limits, sweeper)
+        admin_state = ServerState(AdminApp(running, Dashboard.start(running)), config.limits, sweeper)
         admin_sock = bind_tcp(config.admin, reuse_port=reuse_port)
         running.admin = await listen(admin_state, admin_sock)
     return running
@@ -201,6 +202,8 @@ async def serve_forever(running: RunningServer) -> None:
     loop.add_signal_handler(signal.SIGHUP, running.reload)
     scheme = "https" if running.tls is not None else "http"
     log.info("portway listening on %s://%s", scheme, running.address)
+    if running.admin is not None:
+        log.info("admin API and dashboard on http://%s/", sock_address(running.admin.sockets[0]))
     if running.redirect is not None:
         log.info("redirecting http://%s to https", sock_address(running.redirect.sockets[0]))
     await stop.wait()

@@ -8,6 +8,7 @@ import json
 import os
 from typing import Protocol
 
+from portway.admin.dashboard import Dashboard
 from portway.contract import Answer, Decision, RequestHead, Responder
 from portway.errors import ClientError
 
@@ -25,11 +26,14 @@ class Observed(Protocol):
 
 
 class AdminApp:
-    def __init__(self, observed: Observed) -> None:
+    def __init__(self, observed: Observed, dashboard: Dashboard | None = None) -> None:
         self.observed = observed
+        self.dashboard = dashboard
 
     def handle(self, head: RequestHead, responder: Responder) -> Decision:
         path = head.target.partition(b"?")[0]
+        if self.dashboard is not None and self.dashboard.serves(path):  # `/` and `/dashboard/*`
+            return self.dashboard.handle(head)
         if head.method not in ("GET", "HEAD"):
             return ClientError(405, "the admin API is read-only", [(b"allow", b"GET, HEAD")])
         if path == b"/health":
