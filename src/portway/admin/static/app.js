@@ -36,6 +36,10 @@ function duration(seconds) {
   return seconds.toFixed(2) + " s";
 }
 
+function spanText(seconds) {
+  return seconds < 120 ? `${Math.round(seconds)} s` : `${Math.round(seconds / 60)} min`;
+}
+
 function clock(epoch) {
   return new Date(epoch * 1000).toLocaleTimeString([], { hour12: false });
 }
@@ -54,16 +58,25 @@ function setupCanvas(canvas) {
   return { ctx, width, height };
 }
 
-// lines: [{color, points: [[time, value|null], …]}], drawn over the last `state.window` seconds.
+// The charts' time axis: the data kept so far, at least a minute (so a fresh gateway's first
+// seconds are not a sliver at the right edge), at most the server's window.
+function chartSpan() {
+  const frames = state.frames;
+  const kept = frames.length ? frames[frames.length - 1].time - frames[0].time : 0;
+  return Math.min(state.window, Math.max(60, kept));
+}
+
+// lines: [{color, points: [[time, value|null], …]}], drawn over the last chartSpan() seconds.
 function drawLines(canvas, lines, label) {
   const { ctx, width, height } = setupCanvas(canvas);
   const end = state.frames.length ? state.frames[state.frames.length - 1].time : Date.now() / 1000;
-  const start = end - state.window;
+  const span = chartSpan();
+  const start = end - span;
   let top = 0;
   for (const line of lines) for (const [, v] of line.points) if (v !== null && v > top) top = v;
   const pad = 3;
   const y = (v) => height - pad - (top ? (v / top) * (height - 2 * pad - 8) : 0);
-  const x = (t) => ((t - start) / state.window) * width;
+  const x = (t) => ((t - start) / span) * width;
   ctx.strokeStyle = "#eef0f4";
   ctx.beginPath(); ctx.moveTo(0, height - pad + 0.5); ctx.lineTo(width, height - pad + 0.5); ctx.stroke();
   for (const line of lines) {
@@ -223,7 +236,7 @@ async function poll() {
     const doc = await response.json();
     merge(doc);
     document.getElementById("window").textContent =
-      `(now: last ${doc.summary_seconds} s · charts: last ${Math.round(doc.window / 60)} min)`;
+      `(figures: last ${doc.summary_seconds} s · charts: last ${spanText(chartSpan())}, up to ${spanText(doc.window)})`;
     renderRoutes(doc.summary);
     renderTargets(doc.upstreams);
     renderErrors(doc.errors);
