@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping, Sequence
 from importlib.resources import files
 from typing import Protocol
@@ -122,6 +123,7 @@ class Dashboard:
     def document(self, since: int) -> dict[str, object]:
         recorder = self.recorder
         return {
+            "pid": os.getpid(),  # frame numbers are this process's: another's start afresh
             "cursor": recorder.cursor,
             "interval": recorder.interval,
             "window": recorder.window,

@@ -135,7 +135,9 @@ async def test_the_dashboard_shows_rates_an_ejected_target_and_recent_errors(tmp
                     await expect(ejected).to_have_attribute("data-health", "ejected", timeout=10_000)
                     await expect(ejected).to_have_attribute("data-available", "false")
                     await expect(ejected.locator('[data-testid="target-health"]')).to_have_text("ejected")
-                    healthy = page.locator(f'[data-testid="target"][data-upstream="orders"][data-target="{good.address}"]')
+                    healthy = page.locator(
+                        f'[data-testid="target"][data-upstream="orders"][data-target="{good.address}"]'
+                    )
                     await expect(healthy).to_have_attribute("data-health", "healthy")
 
                     assert len(failed) == 3  # the failures that ejected it; none after

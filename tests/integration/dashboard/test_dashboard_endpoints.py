@@ -49,19 +49,20 @@ async def poll(http: httpx.AsyncClient, url: str, until: Callable[[dict[str, Any
 
 
 async def test_traffic_shows_as_frames_summary_targets_and_errors_with_request_ids() -> None:
-    async with upstream_server(fails) as sick, upstream_server() as good:
-        async with (
-            run_gateway(gateway_config([sick.address, good.address])) as gw,
-            httpx.AsyncClient(timeout=10) as http,
-        ):
-            base = f"http://127.0.0.1:{gw.port}"
-            statuses = {}
-            for i in range(10):  # round robin: every other request reaches the failing target
-                response = await http.get(f"{base}/api/{i}", headers={"x-request-id": f"req-{i:04d}"})
-                statuses[f"req-{i:04d}"] = response.status_code
-            data = f"{admin_url(gw)}/dashboard/data"
-            doc = await poll(http, f"{data}?since=0", lambda d: requests_on(d, "/api/") == 10)
-            later = (await http.get(f"{data}?since={doc['cursor']}")).json()
+    async with (
+        upstream_server(fails) as sick,
+        upstream_server() as good,
+        run_gateway(gateway_config([sick.address, good.address])) as gw,
+        httpx.AsyncClient(timeout=10) as http,
+    ):
+        base = f"http://127.0.0.1:{gw.port}"
+        statuses = {}
+        for i in range(10):  # round robin: every other request reaches the failing target
+            response = await http.get(f"{base}/api/{i}", headers={"x-request-id": f"req-{i:04d}"})
+            statuses[f"req-{i:04d}"] = response.status_code
+        data = f"{admin_url(gw)}/dashboard/data"
+        doc = await poll(http, f"{data}?since=0", lambda d: requests_on(d, "/api/") == 10)
+        later = (await http.get(f"{data}?since={doc['cursor']}")).json()
 
     failed = sorted(rid for rid, code in statuses.items() if code == 500)
     assert len(failed) == 5
@@ -101,13 +102,16 @@ async def test_a_reload_is_listed_with_the_new_config_version() -> None:
 
 
 async def test_the_page_and_its_files_come_from_the_package_with_nothing_from_elsewhere() -> None:
-    async with upstream_server() as up:
-        async with run_gateway(gateway_config([up.address])) as gw, httpx.AsyncClient(timeout=10) as http:
-            base = admin_url(gw)
-            page = await http.get(f"{base}/")
-            script = await http.get(f"{base}/dashboard/app.js")
-            style = await http.get(f"{base}/dashboard/style.css")
-            head = await http.head(f"{base}/")
+    async with (
+        upstream_server() as up,
+        run_gateway(gateway_config([up.address])) as gw,
+        httpx.AsyncClient(timeout=10) as http,
+    ):
+        base = admin_url(gw)
+        page = await http.get(f"{base}/")
+        script = await http.get(f"{base}/dashboard/app.js")
+        style = await http.get(f"{base}/dashboard/style.css")
+        head = await http.head(f"{base}/")
 
     assert page.status_code == 200 and page.headers["content-type"] == "text/html; charset=utf-8"
     assert script.headers["content-type"] == "text/javascript; charset=utf-8"
@@ -121,13 +125,16 @@ async def test_the_page_and_its_files_come_from_the_package_with_nothing_from_el
 
 
 async def test_bad_requests_get_problem_json() -> None:
-    async with upstream_server() as up:
-        async with run_gateway(gateway_config([up.address])) as gw, httpx.AsyncClient(timeout=10) as http:
-            base = admin_url(gw)
-            word = await http.get(f"{base}/dashboard/data?since=soon")
-            negative = await http.get(f"{base}/dashboard/data?since=-1")
-            post = await http.post(f"{base}/", content=b"x")
-            unknown = await http.get(f"{base}/dashboard/nothing.js")
+    async with (
+        upstream_server() as up,
+        run_gateway(gateway_config([up.address])) as gw,
+        httpx.AsyncClient(timeout=10) as http,
+    ):
+        base = admin_url(gw)
+        word = await http.get(f"{base}/dashboard/data?since=soon")
+        negative = await http.get(f"{base}/dashboard/data?since=-1")
+        post = await http.post(f"{base}/", content=b"x")
+        unknown = await http.get(f"{base}/dashboard/nothing.js")
 
     assert word.status_code == 400 and word.headers["content-type"] == "application/problem+json"
     assert word.json()["detail"] == "since must be a frame number, not 'soon'"

@@ -59,7 +59,9 @@ async def scrape() -> str:
                     "retries": {"attempts": 2, "on": [503]},
                 }
             },
-            "routes": [{"path": "/", "upstream": "svc", "rate_limit": {"limit": 100, "per": "1m", "key": "route"}}],
+            "routes": [
+                {"path": "/", "upstream": "svc", "rate_limit": {"limit": 100, "per": "1m", "key": "route"}}
+            ],
         }
         async with run_gateway(config) as gw, httpx.AsyncClient(timeout=10) as http:
             for i in range(6):

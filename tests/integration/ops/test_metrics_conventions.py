@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import re
 
-from ops_support import exported_names, families, scrape
+from ops_support import SUFFIXES, exported_names, families, scrape
 
 OURS = "portway_"
 OTHERS = ("process_", "python_")  # prometheus_client's default collectors
-BAD_UNITS = re.compile(r"_(milliseconds|microseconds|ms|us|minutes|hours|kilobytes|megabytes|kb|mb|percent)(_|$)")
+BAD_UNITS = re.compile(
+    r"_(milliseconds|microseconds|ms|us|minutes|hours|kilobytes|megabytes|kb|mb|percent)(_|$)"
+)
 UNIT_WORDS = ("seconds", "bytes", "ratio")
 
 
@@ -33,8 +35,7 @@ async def test_metrics_parse_and_follow_the_naming_conventions() -> None:
         if family.type == "histogram" and not name.endswith(UNIT_WORDS):
             wrong.append(f"{name}: a histogram without its unit")
         for sample in family.samples:
-            allowed = {"counter": ("_total", "_created"), "histogram": ("_bucket", "_sum", "_count", "_created")}
-            if family.type in allowed and not sample.name.endswith(allowed[family.type]):
+            if family.type in SUFFIXES and not sample.name.endswith(SUFFIXES[family.type]):
                 wrong.append(f"{sample.name}: a {family.type} sample without its suffix")
     assert wrong == []
 

@@ -5,7 +5,7 @@
 "use strict";
 
 const POLL_MS = 1000;
-const state = { cursor: 0, frames: [], window: 600, interval: 1, rows: new Map() };
+const state = { pid: undefined, cursor: 0, frames: [], window: 600, interval: 1, rows: new Map() };
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -209,11 +209,15 @@ function renderReloads(reloads) {
 }
 
 // -- polling -----------------------------------------------------------------------------------
+// false when the answer came from another process (a restart, another worker): its frame
+// numbers are its own, so the page starts over from frame 0.
 function merge(doc) {
-  if (doc.cursor < state.cursor) { // the process restarted: its frame numbers start again
+  if (doc.pid !== state.pid || doc.cursor < state.cursor) {
+    const first = state.pid === undefined;
+    state.pid = doc.pid;
     state.frames = [];
     state.cursor = 0;
-    return;
+    if (!first) return false;
   }
   state.window = doc.window;
   state.interval = doc.interval;
@@ -221,6 +225,7 @@ function merge(doc) {
   const keep = Math.round(doc.window / doc.interval);
   if (state.frames.length > keep) state.frames.splice(0, state.frames.length - keep);
   state.cursor = doc.cursor;
+  return true;
 }
 
 function setLive(ok, text) {
@@ -234,14 +239,14 @@ async function poll() {
     const response = await fetch(`dashboard/data?since=${state.cursor}`, { cache: "no-store" });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const doc = await response.json();
-    merge(doc);
+    if (!merge(doc)) return; // the next poll asks the new process for all it kept
     document.getElementById("window").textContent =
       `(figures: last ${doc.summary_seconds} s · charts: last ${spanText(chartSpan())}, up to ${spanText(doc.window)})`;
     renderRoutes(doc.summary);
     renderTargets(doc.upstreams);
     renderErrors(doc.errors);
     renderReloads(doc.reloads);
-    setLive(true, `live · ${clock(Date.now() / 1000)}`);
+    setLive(true, `live · pid ${doc.pid} · ${clock(Date.now() / 1000)}`);
   } catch (error) {
     setLive(false, `not updating: ${error.message}`);
   } finally {
