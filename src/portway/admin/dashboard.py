@@ -153,6 +153,7 @@ class Dashboard:
                             "open": t.open,
                             "busy": t.busy,
                             "idle": t.idle,
+                            "since": recorder.target_since(up.name, t.target),
                         }
                         for t in up.targets
                     ],

@@ -13,6 +13,8 @@ Rules:
   linear inside the bucket holding the rank; a rank in the +Inf bucket reports the top finite bound.
 - The ring keeps ``window / interval`` frames. Frames are numbered; a poller passes the last number
   it saw (``since``) and gets only newer frames, so each poll is small.
+- Targets are kept as last sampled, with the time each one's (health, breaker) pair last changed
+  (``None`` while it has not changed since the recorder first saw it).
 - A reload is noticed at the next sample: the source's generation (its reload count) changed. The
   first sample records the generation the process started with.
 """
@@ -129,6 +131,8 @@ class SeriesRecorder:
         self.window = window
         self.frames: deque[Frame] = deque(maxlen=int(window / interval))
         self.targets: list[UpstreamSample] = []  # as of the last sample
+        self._target_states: dict[tuple[str, str], tuple[str, str | None]] = {}
+        self._target_since: dict[tuple[str, str], float] = {}
         self.reloads: deque[Reload] = deque(maxlen=20)
         self.errors_kept = errors_kept
         self._previous: dict[str, _Cumulative] = {}
@@ -156,11 +160,24 @@ class SeriesRecorder:
         frame = Frame(self._seq, now, elapsed, routes)
         self.frames.append(frame)
         self.targets = list(self.source.upstream_samples())
+        self._note_target_changes(now)
         generation, version = self.source.generation()
         if generation != self._generation:
             self._generation = generation
             self.reloads.append(Reload(now, generation, version))
         return frame
+
+    def _note_target_changes(self, now: float) -> None:
+        states = {(up.name, t.target): (t.state, t.breaker) for up in self.targets for t in up.targets}
+        for key, state in states.items():
+            if key in self._target_states and self._target_states[key] != state:
+                self._target_since[key] = now
+        self._target_states = states
+        self._target_since = {k: v for k, v in self._target_since.items() if k in states}
+
+    def target_since(self, upstream: str, target: str) -> float | None:
+        """When the target's health or breaker state last changed (None: not seen to change)."""
+        return self._target_since.get((upstream, target))
 
     def _delta(self, name: str, stats: RouteStats) -> RoutePoint:
         before = self._previous.get(name)

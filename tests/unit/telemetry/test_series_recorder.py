@@ -204,6 +204,39 @@ def test_targets_are_the_last_sampled_upstream_state() -> None:
     assert series.targets[0].targets[0].breaker == "open"
 
 
+def test_a_target_change_is_dated_at_the_sample_that_saw_it() -> None:
+    source, clock = FakeSource("api"), FakeClock()
+    series = recorder(source, clock)
+
+    def upstream(state: str, breaker: str | None) -> list[UpstreamSample]:
+        targets = [
+            TargetSample("http://a:1", state, state == "healthy", 0, 0, 0, 0, breaker),
+            TargetSample("http://b:2", "healthy", True, 0, 0, 0, 0, breaker),
+        ]
+        return [UpstreamSample("svc", (), (), targets, 0, {}, 0)]
+
+    source.upstreams = upstream("healthy", "closed")
+    series.sample()
+    clock.now += 1
+    series.sample()
+    before = series.target_since("svc", "http://a:1")
+    source.upstreams = upstream("ejected", "closed")
+    clock.now += 1
+    series.sample()
+    ejected_at = series.target_since("svc", "http://a:1")
+    source.upstreams = upstream("ejected", "open")
+    clock.now += 1
+    series.sample()
+
+    assert before is None  # unchanged since first seen: the recorder cannot say since when
+    assert ejected_at == 1_002.0
+    assert series.target_since("svc", "http://a:1") == 1_003.0  # its breaker moved too
+    assert series.target_since("svc", "http://b:2") == 1_003.0
+    source.upstreams = []
+    series.sample()
+    assert series.target_since("svc", "http://a:1") is None  # gone with its upstream
+
+
 async def test_run_samples_at_once_then_every_interval_until_cancelled() -> None:
     source, clock = FakeSource("api"), FakeClock()
     series = recorder(source, clock, interval=60.0)

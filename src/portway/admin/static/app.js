@@ -180,11 +180,12 @@ function renderTargets(upstreams) {
       el("td", { class: "mono", title: t.target }, t.target),
       el("td", {}, badge(t.health, "target-health")),
       el("td", {}, t.breaker === null ? "–" : badge(t.breaker, "target-breaker")),
+      el("td", { class: "num" }, t.since === null ? "–" : clock(t.since)),
       el("td", { class: "num" }, t.ejections),
       el("td", { class: "num" }, `${t.open}/${t.busy}/${t.idle}`)));
     }
   }
-  if (!rows.length) rows.push(el("tr", { class: "empty" }, el("td", { colspan: 6 }, "no upstreams")));
+  if (!rows.length) rows.push(el("tr", { class: "empty" }, el("td", { colspan: 7 }, "no upstreams")));
   document.getElementById("targets").replaceChildren(...rows);
 }
 
