@@ -48,10 +48,8 @@ function clock(epoch) {
 function setupCanvas(canvas) {
   const ratio = window.devicePixelRatio || 1;
   const width = canvas.clientWidth || 300, height = canvas.clientHeight || 36;
-  if (canvas.width !== Math.round(width * ratio)) {
-    canvas.width = Math.round(width * ratio);
-    canvas.height = Math.round(height * ratio);
-  }
+  const pixels = [Math.round(width * ratio), Math.round(height * ratio)];
+  if (canvas.width !== pixels[0] || canvas.height !== pixels[1]) [canvas.width, canvas.height] = pixels;
   const ctx = canvas.getContext("2d");
   ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
   ctx.clearRect(0, 0, width, height);
@@ -80,16 +78,19 @@ function drawLines(canvas, lines, label) {
   ctx.strokeStyle = "#eef0f4";
   ctx.beginPath(); ctx.moveTo(0, height - pad + 0.5); ctx.lineTo(width, height - pad + 0.5); ctx.stroke();
   for (const line of lines) {
-    ctx.strokeStyle = line.color;
+    ctx.strokeStyle = ctx.fillStyle = line.color;
     ctx.lineWidth = 1.5;
     ctx.beginPath();
-    let drawing = false;
+    let drawing = false, last = null;
     for (const [t, v] of line.points) {
       if (v === null) { drawing = false; continue; }
       if (drawing) ctx.lineTo(x(t), y(v)); else ctx.moveTo(x(t), y(v));
       drawing = true;
+      last = [t, v];
     }
     ctx.stroke();
+    // The newest value as a dot: a lone sample (the first second of traffic) shows too.
+    if (last !== null) ctx.fillRect(Math.min(x(last[0]), width - 3) - 1, y(last[1]) - 1.5, 3, 3);
   }
   ctx.fillStyle = "#677085";
   ctx.font = "10px system-ui, sans-serif";
@@ -241,7 +242,9 @@ async function poll() {
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const doc = await response.json();
     if (!merge(doc)) return; // the next poll asks the new process for all it kept
-    document.getElementById("window").textContent =
+    const windowNote = document.getElementById("window");
+    windowNote.dataset.frames = state.frames.length; // for tests: how much history is drawn
+    windowNote.textContent =
       `(figures: last ${doc.summary_seconds} s · charts: last ${spanText(chartSpan())}, up to ${spanText(doc.window)})`;
     renderRoutes(doc.summary);
     renderTargets(doc.upstreams);
