@@ -5,10 +5,27 @@ from __future__ import annotations
 
 import shlex
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from portway.config.models_base import Model
 from portway.config.units import Duration
+
+
+class ServiceChecks(Model):
+    """How `portway up` watches a running replica: ``GET health`` over its socket every ``interval``
+    (start to start), each allowed ``timeout``; ``eject_after`` failures in a row take it out of the
+    balancer's rotation, ``restart_after`` kill and restart it (docs/local.md: Supervision)."""
+
+    interval: Duration = Field(default=1.0, gt=0)
+    timeout: Duration = Field(default=1.0, gt=0)
+    eject_after: int = Field(default=2, ge=1)
+    restart_after: int = Field(default=5, ge=1)
+
+    @model_validator(mode="after")
+    def _order(self) -> ServiceChecks:
+        if self.restart_after < self.eject_after:
+            raise ValueError("restart_after must be at least eject_after (a hung replica is ejected first)")
+        return self
 
 
 class ServiceConfig(Model):
@@ -20,6 +37,7 @@ class ServiceConfig(Model):
     health: str = "/ready"
     upstream: str | None = None  # default: the upstream with the service's name
     ready_timeout: Duration = 30.0
+    checks: ServiceChecks = ServiceChecks()
     seed: list[str] | None = None  # a command run once after the first start (demo data)
 
     @field_validator("command", "seed", mode="before")
@@ -37,6 +55,6 @@ class ServiceConfig(Model):
     @field_validator("health")
     @classmethod
     def _health(cls, value: str) -> str:
-        if not value.startswith("/"):
-            raise ValueError("must start with '/'")
+        if not value.startswith("/") or any(c in value for c in " \r\n"):
+            raise ValueError("must be a path starting with '/', without spaces")
         return value

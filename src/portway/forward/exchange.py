@@ -36,8 +36,8 @@ from portway.forward.phases import TRANSITIONS, Phase
 from portway.forward.retry import may_replay
 from portway.forward.route import RouteRuntime
 from portway.forward.rules import ForwardingRules
-from portway.policies.base import Denial, Identity
-from portway.policies.runner import run, settle
+from portway.policies.base import BodyFilter, Denial, Identity, Reply
+from portway.policies.runner import run, run_response, settle
 from portway.tasks import spawn
 from portway.telemetry.access_log import AccessLog
 from portway.transitions import advance
@@ -53,8 +53,8 @@ _POLICIES, _CONNECTING, _FORWARDING, _RESPONDING, _TUNNEL, _DONE = Phase
 class Exchange(Connecting):
     # fmt: off
     __slots__ = (
-        "_client_ip", "access_log", "bytes_in", "chunk_out", "client_path", "head_out", "identity",
-        "keep_client", "out_start", "response_headers", "status", "up_read_paused",
+        "_client_ip", "access_log", "body_filter", "bytes_in", "chunk_out", "client_path", "head_out",
+        "identity", "keep_client", "out_start", "response_headers", "status", "up_read_paused",
     )
     # fmt: on
     trace_id = ""  # the access log's trace_id; a class default, set per request by tracing.TracedExchange
@@ -93,6 +93,7 @@ class Exchange(Connecting):
         self.replays = 0
         self.identity: Identity | None = None
         self.head_out: bytes | None = None  # response head held back to go out with the first body bytes
+        self.body_filter: BodyFilter | None = None  # what response hooks asked the body to stream through
         self.upstream_headers: list[tuple[bytes, bytes]] = []
         self.response_headers: list[tuple[bytes, bytes]] = []
         self._client_ip: str | None = None
@@ -234,11 +235,10 @@ class Exchange(Connecting):
             return
         hooks = self.route.chain.response_hooks
         if hooks:
-            for hook in hooks:
-                try:
-                    hook(self, status, headers)
-                except Exception:  # a faulty policy is contained: the response goes on unchanged
-                    log.exception("response hook failed for request %s", head.request_id)
+            reply = Reply(status, reason, headers)
+            self.body_filter = run_response(hooks, self, reply)
+            status, reason, headers = reply.status, reply.reason, reply.headers
+            self.status = status
         client = self.client
         data, self.chunk_out, keep = heads.response_head(
             status,
@@ -273,6 +273,18 @@ class Exchange(Connecting):
             self.client.write(head_out)
 
     def on_response_body(self, data: bytes) -> None:
+        body_filter = self.body_filter
+        if body_filter is not None:
+            try:
+                data = body_filter.data(data)
+            except Exception:
+                self._filter_failed()
+                return
+            if not data:
+                return  # nothing to send yet (and an empty chunk would end a chunked body)
+        self._send_out(data)
+
+    def _send_out(self, data: bytes) -> None:
         client = self.client
         if self.chunk_out:
             data = b"%x\r\n%b\r\n" % (len(data), data)
@@ -293,12 +305,33 @@ class Exchange(Connecting):
         self.up = None
         if self.phase is _DONE:
             return
+        body_filter = self.body_filter
+        if body_filter is not None:
+            self.body_filter = None
+            try:
+                tail = body_filter.end()
+            except Exception:
+                self.body_filter = body_filter
+                self._filter_failed()
+                return
+            if tail:
+                self._send_out(tail)
         if self.chunk_out:
-            self.on_response_body(b"")  # a zero-length chunk is the terminator
+            self._send_out(b"")  # a zero-length chunk is the terminator
         else:
             self.flush_head()
         self._complete(self.status)
         self.client.finish(self.keep_client)
+
+    def _filter_failed(self) -> None:
+        # A body half-sent cannot become an error response: the client sees an aborted body, as
+        # with an upstream that fails mid-body, and the filter drops what it kept.
+        log.exception("response body filter failed for request %s", self.head.request_id)
+        up, self.up = self.up, None
+        if up is not None:
+            up.detach()
+        self._complete(self.status)
+        self.client.abort()
 
     # -- WebSocket and other upgrades: a byte pump in both directions ----------------------------
     def _client_tunnel_data(self, data: bytes) -> None:
@@ -375,6 +408,10 @@ class Exchange(Connecting):
         if self.phase is _DONE:
             self._enter(_DONE)  # raises: an exchange completes once
         self.phase = _DONE
+        body_filter = self.body_filter
+        if body_filter is not None:  # ended before the body did: whatever the filter kept is partial
+            self.body_filter = None
+            body_filter.abort()
         if self.counted:
             self.route.upstream.in_flight -= 1
         self.status = status

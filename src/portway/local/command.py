@@ -3,13 +3,17 @@
 startup → serve → shutdown, in this order:
 1. prepare the data directory and the private run directory (``rundir.py``); load the config with
    ``${PORTWAY_RUN_DIR}`` pointing at the run directory (so it can name sockets, e.g. the JWKS URL);
-2. start every replica on its unix socket and wait until all answer their health path
+2. bind the public port and answer every request on it 503 + ``Retry-After`` (``starting.py``)
+   until the end of step 4: nobody sees a half-started system (an empty catalog while seeding);
+3. start every replica on its unix socket and wait until all answer their health path
    (``supervisor.py``); a failure ends here, naming the service and showing its last log lines;
-3. fill each fed upstream's targets with its replicas' sockets and start the gateway in this
-   process on the config's listener (admin on loopback only, as the config requires);
-4. seed demo data on the first run (``seed.py``), prove a request passes and print the quickstart
-   (``quickstart.py``), then show the status table or the merged logs;
-5. on Ctrl-C or SIGTERM: the gateway drains first (no request reaches a stopping service), then the
+4. seed demo data on the first run (``seed.py``);
+5. hand the port to the gateway, started in this process with each fed upstream's targets set to
+   its replicas' sockets and active health checks on (``feeds.py``), admin on loopback only; print
+   where it listens and the dashboard's address, prove a request passes and print the quickstart
+   (``quickstart.py``), then show the status table or the merged logs while the supervisor keeps
+   checking, ejecting and restarting replicas;
+6. on Ctrl-C or SIGTERM: the gateway drains first (no request reaches a stopping service), then the
    services get SIGTERM and, after the grace period, SIGKILL.
 """
 
@@ -21,6 +25,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
@@ -30,13 +35,15 @@ from rich.console import Console
 from portway.config import ConfigError, GatewayConfig, load_config
 from portway.local import isolate, quickstart
 from portway.local.certs import LocalTls, ensure_local_tls
+from portway.local.feeds import fed_upstreams
 from portway.local.logs import LogTail, follow, print_new
 from portway.local.rundir import RunDir, RunDirError, prepare
 from portway.local.seed import seed_once
+from portway.local.starting import Placeholder
 from portway.local.status import RequestCounter, StatusTable, report_changes
 from portway.local.supervisor import StartupFailed, State, Supervisor
 from portway.runtime import RunningServer, start
-from portway.server.listener import sock_address
+from portway.server.listener import bind_tcp, sock_address
 
 SERVICE_GRACE = 10.0
 
@@ -139,6 +146,8 @@ class LocalSystem:
         self.logs.add("gateway", rundir.log("gateway"))
         for replica in self.supervisor.replicas:
             self.logs.add(replica.name, replica.log)
+        self.public: socket.socket | None = None  # the gateway's listening socket, bound first
+        self.placeholder: Placeholder | None = None  # answers on it until the gateway takes over
         self.running: RunningServer | None = None
         self.view: asyncio.Task[None] | None = None
 
@@ -183,26 +192,33 @@ class LocalSystem:
 
     async def _start(self) -> None:
         supervisor, console = self.supervisor, self.console
+        self.public = bind_tcp(self.config.listen)
+        self.placeholder = placeholder = await Placeholder.open(self.config, self.public)
+        base = quickstart.base_url(sock_address(self.public), self.scheme)
         names = ", ".join(self.config.services)
-        console.print(f"portway up: starting {names} ({len(supervisor.replicas)} replicas)")
+        console.print(f"portway up: starting {names} ({len(supervisor.replicas)} replicas); "
+                      f"{base} answers 503 until they are ready and seeded")  # fmt: skip
         console.print(f"portway up: run directory {self.rundir.run} (sockets, logs), data {self.rundir.root}")
         await supervisor.start()
-        fed = supervisor.targets()
-        upstreams = {
-            name: up.model_copy(update={"targets": fed[name]}) if name in fed else up
-            for name, up in self.config.upstreams.items()
-        }
-        self.running = running = await start(self.config.model_copy(update={"upstreams": upstreams}))
-        supervisor.on_rotation = self._rotation
-        for replica in supervisor.replicas:  # one may have died between its health check and now
-            self._rotation(replica.socket, replica.state is State.READY)
-        base = quickstart.base_url(running.address, self.scheme)
-        admin = f", admin on http://{sock_address(running.admin.sockets[0])}" if running.admin else ""
-        console.print(f"portway up: gateway on {base}{admin}  (the only TCP listener; Ctrl-C stops)")
+        placeholder.app.phase = "seeding demo data"
         for result in await seed_once(self.config.services, self.rundir):
             state = "demo data" if result.ok else "[red]seed FAILED (runs again next start)[/red]"
             console.print(f"portway up: {result.service} {state}:")
             console.print(result.output, markup=False)
+        placeholder.app.phase = "starting the gateway"
+        upstreams = fed_upstreams(self.config.upstreams, self.config.services, supervisor.targets())
+        await placeholder.close()
+        self.placeholder = None
+        config = self.config.model_copy(update={"upstreams": upstreams})
+        self.running = running = await start(config, sock=self.public)
+        supervisor.on_rotation = self._rotation
+        for replica in supervisor.replicas:  # one may have left RUNNING since the supervisor saw it
+            self._rotation(replica.socket, replica.state is State.RUNNING)
+        admin = f"http://{sock_address(running.admin.sockets[0])}" if running.admin else None
+        also = f", admin on {admin}" if admin else ""
+        console.print(f"portway up: gateway on {base}{also}  (the only TCP listener; Ctrl-C stops)")
+        if admin:
+            console.print(f"portway up: dashboard: {admin}/")
         ca = self.local_tls.ca if self.local_tls is not None else None
         path = await quickstart.first_request(base, self.config, ca=ca)
         if path is not None:
@@ -242,6 +258,10 @@ class LocalSystem:
 
     async def _shutdown(self) -> None:
         self.supervisor.stopping = True  # a replica exiting from now on is not restarted
+        if self.placeholder is not None:  # stopped while starting
+            await self.placeholder.close()
+        if self.running is None and self.public is not None:
+            self.public.close()  # never handed to the gateway, which would have closed it
         if self.running is not None:
             self.console.print("portway up: draining the gateway, then stopping the services")
             with contextlib.suppress(Exception):

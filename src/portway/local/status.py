@@ -1,5 +1,6 @@
-"""The terminal view of `portway up`: a live table (service, replica, pid, state, restarts, requests)
-above the latest merged log lines; or, when stdout is not a terminal, one line per state change.
+"""The terminal view of `portway up`: a live table (service, replica, pid, state, restarts, why it
+last restarted, requests) above the latest merged log lines; or, when stdout is not a terminal, one
+line per state change (a restart with its cause).
 
 Requests per replica are counted from the gateway's access log (its ``upstream`` field is the
 replica's ``unix:`` target), which `portway up` always writes to the run directory.
@@ -25,8 +26,9 @@ from portway.runtime import RunningServer
 
 STATE_STYLE = {
     State.STARTING: "yellow",
-    State.READY: "green",
-    State.BACKOFF: "red",
+    State.RUNNING: "green",
+    State.EJECTED: "magenta",
+    State.RESTARTING: "red",
     State.STOPPING: "yellow",
     State.STOPPED: "dim",
 }
@@ -70,9 +72,9 @@ class StatusTable:
         self.counter.update()
         self.recent.extend(self.logs.poll())
         table = Table(title=self.title, title_justify="left", expand=False)
-        for column in ("service", "replica", "pid", "state", "restarts", "requests"):
+        for column in ("service", "replica", "pid", "state", "restarts", "last restart", "requests"):
             table.add_column(column, justify="right" if column in ("pid", "restarts", "requests") else "left")
-        table.add_row("gateway", "", str(os.getpid()), self._gateway_state(), "", str(self.counter.total))
+        table.add_row("gateway", "", str(os.getpid()), self._gateway_state(), "", "", str(self.counter.total))
         for r in self.supervisor.replicas:
             table.add_row(
                 r.service,
@@ -80,6 +82,7 @@ class StatusTable:
                 str(r.pid or ""),
                 Text(r.state.value, STATE_STYLE[r.state]),
                 str(r.restarts),
+                Text(r.cause, "dim"),
                 str(self.counter.by_target[f"unix:{r.socket}"]),
             )
         lines = [prefixed(name, colour, line, self.width) for name, colour, line in self.recent]
@@ -90,7 +93,7 @@ class StatusTable:
             return Text("stopped", STATE_STYLE[State.STOPPED])
         if self.running.state.draining:
             return Text("draining", STATE_STYLE[State.STOPPING])
-        return Text("listening", STATE_STYLE[State.READY])
+        return Text("listening", STATE_STYLE[State.RUNNING])
 
     async def run(self, console: Console, interval: float = 0.5) -> None:
         with Live(self.render(), console=console, auto_refresh=False) as live:
@@ -110,7 +113,9 @@ async def report_changes(supervisor: Supervisor, console: Console, interval: flo
         for r in supervisor.replicas:
             if seen.get(r.name) != (r.state, r.pid):
                 seen[r.name] = (r.state, r.pid)
-                console.print(f"portway up: {r.name} {r.state.value} (pid {r.pid}, restarts {r.restarts})")
+                cause = f": {r.cause}" if r.state is State.RESTARTING else ""
+                line = f"portway up: {r.name} {r.state.value} (pid {r.pid}, restarts {r.restarts}){cause}"
+                console.print(line, markup=False)
 
     try:
         while True:

@@ -9,8 +9,12 @@ A policy is compiled once from config (its constructor validates everything) and
 - return an awaitable (only when real I/O is needed: a JWKS refresh, a Redis call) that resolves
   to ``None`` or a ``Denial``; the request then finishes on a slow-path coroutine.
 
-A policy that acts on answers also has ``response(ctx, status, headers)``, run in reverse order on
-the upstream's response head before it is sent on; it may edit ``headers`` in place.
+A policy that acts on answers also has ``response(ctx, reply)``, run in reverse order on the
+upstream's response head (a :class:`Reply`) before it is sent on. It may edit the reply in place
+(headers, even the status: a cache turns a validated 304 into its stored 200) and may return a
+:class:`BodyFilter` that the body then streams through (compression rewrites it, a cache keeps a
+copy). A filter that changes the body's length removes ``Content-Length`` in its hook; the exchange
+then re-chunks for the client.
 
 Policies read the request through :class:`Context` and never touch sockets. What they add for the
 upstream (identity headers) or for the client (rate-limit, CORS headers) goes into the context's
@@ -64,8 +68,35 @@ class Context(Protocol):
 PolicyResult = Denial | Awaitable[Denial | None] | None
 
 
+class Reply:
+    """The upstream's response head on its way to the client, as response hooks may edit it."""
+
+    __slots__ = ("headers", "reason", "status")
+
+    def __init__(self, status: int, reason: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+
+
+class BodyFilter(Protocol):
+    """A response body's path through a policy, chunk by chunk, never whole (DESIGN.md §1)."""
+
+    def data(self, chunk: bytes) -> bytes:
+        """The bytes to send on for this chunk (``b""``: nothing yet, e.g. a compressor buffering)."""
+        ...
+
+    def end(self) -> bytes:
+        """The body ended: the last bytes to send (a compressor's trailer, a cache's stored body)."""
+        ...
+
+    def abort(self) -> None:
+        """The body will not complete (upstream error, client gone): drop what was kept."""
+        ...
+
+
 RequestHook = Callable[[Context], PolicyResult]
-ResponseHook = Callable[[Context, int, list[tuple[bytes, bytes]]], None]
+ResponseHook = Callable[[Context, Reply], BodyFilter | None]
 
 
 class Policy(Protocol):

@@ -24,7 +24,7 @@ import re
 from portway.config.security import CorsConfig
 from portway.contract import Answer
 from portway.errors import ClientError
-from portway.policies.base import Context, Denial
+from portway.policies.base import Context, Denial, Reply
 
 ALLOW_ORIGIN = b"access-control-allow-origin"
 ALLOW_CREDENTIALS = (b"access-control-allow-credentials", b"true")
@@ -101,12 +101,14 @@ class Cors:
             ctx.response_headers.append(VARY_ORIGIN)
         return None
 
-    def response(self, ctx: Context, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+    def response(self, ctx: Context, reply: Reply) -> None:
         origin = ctx.head.header(b"origin")
         if origin is None or not (self.any_origin or origin in self.origins):
-            return
+            return None
+        headers = reply.headers
         if any(name.lower() in _UPSTREAM_CORS for name, _ in headers):
             headers[:] = [(name, value) for name, value in headers if name.lower() not in _UPSTREAM_CORS]
+        return None
 
     def _allow_origin(self, origin: bytes) -> bytes:
         return origin if self.varies else b"*"

@@ -1,4 +1,5 @@
-"""Running a route's request hooks: one loop for the synchronous and the awaitable case.
+"""Running a route's hooks: one loop for the request hooks, synchronous or awaitable, and the
+chaining of the body filters its response hooks return.
 
 :func:`run` walks the hooks from ``index`` until one returns something: a denial, or an awaitable
 (a hook needing I/O). :func:`settle` awaits such a result and goes on with :func:`run` until the
@@ -13,7 +14,7 @@ import logging
 from collections.abc import Awaitable
 
 from portway.errors import ClientError
-from portway.policies.base import Context, Denial, PolicyResult, RequestHook
+from portway.policies.base import BodyFilter, Context, Denial, PolicyResult, Reply, RequestHook, ResponseHook
 
 log = logging.getLogger("portway.policies")
 
@@ -55,3 +56,48 @@ async def settle(
         if not inspect.isawaitable(result):
             return result
         pending = result
+
+
+class _Filters:
+    """Several body filters as one: each chunk passes them in hook order, as the head did."""
+
+    __slots__ = ("filters",)
+
+    def __init__(self, filters: list[BodyFilter]) -> None:
+        self.filters = filters
+
+    def data(self, chunk: bytes) -> bytes:
+        for body_filter in self.filters:
+            if not chunk:
+                break
+            chunk = body_filter.data(chunk)
+        return chunk
+
+    def end(self) -> bytes:
+        tail = b""
+        for body_filter in self.filters:
+            if tail:
+                tail = body_filter.data(tail)
+            tail += body_filter.end()
+        return tail
+
+    def abort(self) -> None:
+        for body_filter in self.filters:
+            body_filter.abort()
+
+
+def run_response(hooks: tuple[ResponseHook, ...], ctx: Context, reply: Reply) -> BodyFilter | None:
+    """Run the response hooks on ``reply`` (edited in place); the body filter they ask for, if any.
+    A hook that raises is contained: logged, and the response goes on without its edit."""
+    filters: list[BodyFilter] = []
+    for hook in hooks:
+        try:
+            body_filter = hook(ctx, reply)
+        except Exception:
+            log.exception("response hook failed for request %s", ctx.head.request_id)
+            continue
+        if body_filter is not None:
+            filters.append(body_filter)
+    if not filters:
+        return None
+    return filters[0] if len(filters) == 1 else _Filters(filters)

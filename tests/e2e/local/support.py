@@ -20,6 +20,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[3]
 SHOP_CONFIG = ROOT / "examples" / "shop" / "portway.yaml"
 TINY_SERVICE = Path(__file__).with_name("tiny_service.py")
+SLOW_SEED = Path(__file__).with_name("slow_seed.py")
 
 
 def shop_config(directory: Path, **replicas: int) -> Path:
@@ -33,19 +34,26 @@ def shop_config(directory: Path, **replicas: int) -> Path:
 
 
 def tiny_config(
-    directory: Path, replicas: int = 1, env: dict[str, str] | None = None, program: str = "python"
+    directory: Path,
+    replicas: int = 1,
+    env: dict[str, str] | None = None,
+    program: str = "python",
+    upstream: dict[str, object] | None = None,
+    service: dict[str, object] | None = None,
 ) -> Path:
-    """One tiny service (tests/e2e/local/tiny_service.py) behind the gateway: starts in milliseconds."""
+    """One tiny service (tests/e2e/local/tiny_service.py) behind the gateway: starts in milliseconds.
+    ``upstream`` and ``service`` add keys to its upstream and its `services:` entry."""
     doc = {
         "listen": "127.0.0.1:0",
         "admin": "127.0.0.1:0",
-        "upstreams": {"tiny": {"targets": []}},
+        "upstreams": {"tiny": {"targets": [], **(upstream or {})}},
         "routes": [{"path": "/tiny/", "upstream": "tiny", "rewrite": "/"}],
         "services": {
             "tiny": {
                 "command": [program, str(TINY_SERVICE), "{socket}"],
                 "replicas": replicas,
                 "env": env or {},
+                **(service or {}),
             }
         },
     }

@@ -135,7 +135,7 @@ def test_a_replica_killed_under_load_is_out_of_rotation_at_once_and_comes_back(s
             break
         assert time.monotonic() < deadline, f"catalog-1 not back in rotation: {pools}"
         time.sleep(0.2)
-    assert "catalog-1 ready" in shop.output
+    assert "catalog-1 running" in shop.output
 
 
 def test_sigterm_stops_everything_in_order_and_leaves_no_process(shop: PortwayUp) -> None:
