@@ -112,8 +112,10 @@ async def test_the_dashboard_shows_rates_an_ejected_target_and_recent_errors(tmp
         }
         failed: list[str] = []
         async with gateway_process(config, tmp_path) as gw:
-            line = await gw.wait_for_line("admin API and dashboard on http://")
-            admin = line.rsplit(" on ", 1)[1].strip()
+            line = await gw.wait_for_line("admin API")  # "admin API [and dashboard] on http://HOST:PORT"
+            found = re.search(r"http://127\.0\.0\.1:\d+", line)
+            assert found is not None, line
+            admin = found.group(0) + "/"
             async with traffic(f"http://127.0.0.1:{gw.port}", failed), async_playwright() as pw:
                 browser = await pw.chromium.launch(
                     executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
