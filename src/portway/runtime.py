@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from portway.admin.app import AdminApp
+from portway.admin.dashboard import Dashboard
 from portway.admin.fanin import WorkersSource
 from portway.admin.purge import Purger
 from portway.admin.source import AdminSource, LocalSource
@@ -223,7 +224,8 @@ async def _start_admin(running: RunningServer, workers: WorkerSet | None, purger
     if config.admin is None or (workers is not None and workers.index != 0):
         return
     source: AdminSource = local if workers is None else WorkersSource(local, workers)
-    state = ServerState(AdminApp(source, config.admin.token), config.limits, sweeper)
+    dashboard = Dashboard.start(running)  # this worker's series (worker 0's with --workers N)
+    state = ServerState(AdminApp(source, config.admin.token, dashboard), config.limits, sweeper)
     running.admin = await listen(state, bind_tcp(config.admin.listen))
     log.info("admin API on http://%s", sock_address(running.admin.sockets[0]))
 
@@ -236,6 +238,8 @@ async def serve_forever(running: RunningServer) -> None:
     loop.add_signal_handler(signal.SIGHUP, running.reload)
     scheme = "https" if running.tls is not None else "http"
     log.info("portway listening on %s://%s", scheme, running.address)
+    if running.admin is not None:
+        log.info("admin API and dashboard on http://%s/", sock_address(running.admin.sockets[0]))
     if running.redirect is not None:
         log.info("redirecting http://%s to https", sock_address(running.redirect.sockets[0]))
     await stop.wait()

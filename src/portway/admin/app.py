@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Literal, cast
 
 from portway.admin.auth import BearerToken
+from portway.admin.dashboard import Dashboard
 from portway.admin.deferred import Deferred, Result, too_large
 from portway.admin.documents import PROMETHEUS, json_answer, problem_answer, text_answer
 from portway.admin.openapi import openapi_document
@@ -32,14 +33,22 @@ Endpoint = Callable[["AdminApp", RequestHead, bytes], Answer | ClientError | Awa
 
 
 class AdminApp:
-    def __init__(self, source: AdminSource, token: str | None = None) -> None:
+    def __init__(
+        self, source: AdminSource, token: str | None = None, dashboard: Dashboard | None = None
+    ) -> None:
         self.source = source
         self.token = BearerToken(token) if token else None
+        self.dashboard = dashboard
 
     def handle(self, head: RequestHead, responder: Responder) -> Decision:
+        path = head.target.partition(b"?")[0]
+        dashboard = self.dashboard
+        if dashboard is not None and dashboard.is_page(path):
+            return dashboard.handle(head)
         if self.token is not None and (refusal := self.token.refusal(head)) is not None:
             return refusal
-        path = head.target.partition(b"?")[0]
+        if dashboard is not None and dashboard.serves(path):  # its data: behind the token
+            return dashboard.handle(head)
         methods = ENDPOINTS.get(path)
         if methods is None:
             return ClientError(404, "unknown admin endpoint (see /openapi.json)")

@@ -123,6 +123,8 @@ def _identity(route: Route, config: GatewayConfig, shared: SharedPolicyState) ->
 def _headers(route: Route, config: GatewayConfig, shared: SharedPolicyState) -> Policy | None:
     transforms = route.headers if route.headers is not None else config.headers
     return HeaderTransformPolicy(transforms) if transforms else None
+
+
 def _compression(route: Route, config: GatewayConfig, shared: SharedPolicyState) -> Policy | None:
     merged = merge_compression(config.compression, route.compression)
     return Compression(merged) if merged is not None else None

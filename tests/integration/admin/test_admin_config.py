@@ -163,3 +163,17 @@ def test_check_refuses_an_admin_listener_off_loopback_without_a_token(tmp_path: 
     accepted = check(tmp_path, "{listen: '0.0.0.0:9901', token: " + TOKEN + "}")
     assert accepted.returncode == 0, accepted.stderr
     assert TOKEN not in accepted.stdout + accepted.stderr
+
+
+async def test_with_a_token_the_dashboard_page_loads_and_its_data_needs_the_token(tmp_path: Path) -> None:
+    config = {"admin": {"listen": "127.0.0.1:0", "token": TOKEN}}
+    async with upstream_server() as up, admin_gateway(one_upstream(up.address) | config, tmp_path) as gw:
+        page = await gw.http.get("/")
+        script = await gw.http.get("/dashboard/app.js")
+        refused = await gw.http.get("/dashboard/data?since=0")
+        given = await gw.http.get("/dashboard/data?since=0", headers={"authorization": f"Bearer {TOKEN}"})
+    # the page holds no data (it asks for the token and sends it with each data request)
+    assert (page.status_code, script.status_code) == (200, 200)
+    assert "Authorization" in script.text and TOKEN not in page.text
+    assert refused.status_code == 401 and refused.headers["content-type"] == "application/problem+json"
+    assert given.status_code == 200 and "cursor" in given.json()
