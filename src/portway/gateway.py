@@ -86,15 +86,18 @@ class Gateway:
                 else []
             ),
         )
+        self.runtimes = tuple(  # one per config route, in config order
+            self._runtime(index, route, source) for index, route in enumerate(config.routes)
+        )
         self.router: Router[RouteRuntime] = Router(
             RouteSpec(
                 path=route.path,
-                payload=self._runtime(index, route, source),
+                payload=runtime,
                 methods=frozenset(route.methods) if route.methods else self._default_methods(route),
                 host=route.host,
                 rewrite=route.rewrite,
             )
-            for index, route in enumerate(config.routes)
+            for route, runtime in zip(config.routes, self.runtimes, strict=True)
         )
         self._has_hosts = self.router.has_hosts  # read per request; the table never changes
         shortest = min((u.timeouts.read for u in config.upstreams.values()), default=30.0)
@@ -249,10 +252,25 @@ class Gateway:
     def snapshot(self) -> dict[str, object]:
         """What the admin API shows of this gateway: routes and upstream targets."""
         return {
+            "requests": sum(sum(stats.statuses.values()) for stats in self.metrics.routes.values()),
             "routes": [r.display_name for r in self.config.routes],
             "upstreams": {name: upstream.snapshot() for name, upstream in self.upstreams.items()},
             "upstream_state": {name: upstream.summary() for name, upstream in self.upstreams.items()},
         }
+
+    def route_table(self) -> list[dict[str, object]]:
+        """What the admin API shows of each route, in config order: how it matches, where it goes,
+        and its policies in the order a request meets them."""
+        return [
+            {
+                "name": route.display_name,
+                "match": {"path": route.path, "host": route.host, "methods": route.methods},
+                "rewrite": route.rewrite,
+                "upstream": route.upstream,
+                "policies": list(runtime.chain.names),
+            }
+            for route, runtime in zip(self.config.routes, self.runtimes, strict=True)
+        ]
 
     def retire(self) -> None:
         for upstream in self.upstreams.values():

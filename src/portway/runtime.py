@@ -24,11 +24,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from portway.admin.app import AdminApp
+from portway.admin.dashboard import Dashboard
+from portway.admin.fanin import WorkersSource
+from portway.admin.purge import Purger
+from portway.admin.source import AdminSource, LocalSource
+from portway.admin.workers import WorkerSet
 from portway.config import ConfigError, ConfigProblem, GatewayConfig, load_config
-from portway.config.errors import ConfigValueError
+from portway.config.errors import ConfigValueError, format_path
 from portway.config.loader import locate
 from portway.gateway import Gateway
-from portway.server.listener import bind_tcp, sock_address
+from portway.server.listener import bind_tcp, bind_unix, sock_address
 from portway.server.serve import drain, listen
 from portway.server.state import ServerState
 from portway.server.tls import ListenerCertificates, RedirectToHttps, build_contexts, listen_tls
@@ -48,6 +53,7 @@ class RunningServer:
     sweeper: Sweeper
     access_log: AccessLog | None
     admin: asyncio.Server | None = None
+    private_admin: asyncio.Server | None = None  # --workers N: this worker's admin socket (admin/fanin.py)
     tls: ListenerCertificates | None = None
     redirect: asyncio.Server | None = None
     redirect_state: ServerState | None = None
@@ -71,12 +77,16 @@ class RunningServer:
 
     def reload(self, config: GatewayConfig | None = None) -> bool:
         """Swap in a new config (read from the file unless given); on any error keep the old one."""
+        return self.try_reload(config) is None
+
+    def try_reload(self, config: GatewayConfig | None = None) -> ConfigError | None:
+        """:meth:`reload`, saying why not: the problems that kept the running config (logged too)."""
+        source = str(self.config_path or "<config>")
         try:
             if config is None:
                 if self.config_path is None:
-                    raise ConfigError([])
+                    raise ConfigError([ConfigProblem(source, None, "", "started without a config file")])
                 config = load_config(self.config_path)
-            source = str(self.config_path or "<config>")
             if (config.tls is None) != (self.tls is None):
                 problem = ConfigProblem(source, None, "tls", "turning TLS on or off needs a restart")
                 raise ConfigError([problem])
@@ -84,16 +94,24 @@ class RunningServer:
             new = Gateway(config, self.sweeper, self.access_log, self.gateway, source, tls=contexts)
         except ConfigError as exc:
             log.error("reload refused, keeping the running config:\n%s", exc)
-            return False
+            return exc
         except ConfigValueError as exc:  # a key loader or a store knew which key is at fault
-            where = locate(self.config_path, [(exc.loc, exc.message)]) if self.config_path else exc
+            where = (
+                locate(self.config_path, [(exc.loc, exc.message)])
+                if self.config_path
+                else ConfigError([ConfigProblem(source, None, format_path(exc.loc), exc.message)])
+            )
             log.error("reload refused, keeping the running config:\n%s", where)
-            return False
-        except Exception:
+            return where
+        except Exception as exc:
             log.exception("reload failed, keeping the running config")
-            return False
+            return ConfigError(
+                [ConfigProblem(source, None, "", f"building it failed: {exc or type(exc).__name__}")]
+            )
         if config.listen != self.config.listen:
             log.warning("listen address changes need a restart; still serving %s", self.address)
+        if config.admin != self.config.admin:
+            log.warning("admin listener or token changes need a restart; the admin API keeps its own")
         spawn(new.policy_state.warm_up(), name="policy warm-up")
         if self.tls is not None and config.tls is not None and contexts.listener is not None:
             self.tls.config = config.tls
@@ -108,7 +126,7 @@ class RunningServer:
         if not new.policy_state.store_inherited:
             spawn(self._close_later(old), name="close the old rate-limit store")
         log.info("config reloaded (%d routes, %d upstreams)", len(config.routes), len(config.upstreams))
-        return True
+        return None
 
     async def _close_later(self, old: Gateway) -> None:
         # Requests still running on the old gateway may use its store until they finish.
@@ -116,7 +134,7 @@ class RunningServer:
         await old.policy_state.aclose()
 
     async def drain(self) -> None:
-        servers = [self.server] if self.admin is None else [self.server, self.admin]
+        servers = [self.server, *(s for s in (self.admin, self.private_admin) if s is not None)]
         if self.tls is not None:
             self.tls.stop_watching()
         drains = [drain(self.state, servers, self.config.shutdown_grace)]
@@ -141,6 +159,9 @@ class RunningServer:
         gateway = self.gateway
         return gateway.metrics.exposition([upstream.sample() for upstream in gateway.upstreams.values()])
 
+    def route_table(self) -> list[dict[str, object]]:
+        return self.gateway.route_table()
+
     def snapshot(self) -> dict[str, object]:
         """This process, for the admin API: listener, connections, reloads, the gateway's own."""
         return {
@@ -157,6 +178,8 @@ async def start(
     config_path: Path | None = None,
     sock: socket.socket | None = None,
     reuse_port: bool = False,
+    workers: WorkerSet | None = None,  # --workers N: this worker's place among them
+    purger: Purger | None = None,  # what POST /cache/purge calls (a response cache's)
 ) -> RunningServer:
     loop = asyncio.get_running_loop()
     sweeper = Sweeper(loop)
@@ -186,11 +209,25 @@ async def start(
         running.redirect_state = ServerState(redirect, config.limits, sweeper)
         redirect_sock = bind_tcp(config.tls.redirect.listen, reuse_port=reuse_port)
         running.redirect = await listen(running.redirect_state, redirect_sock)
-    if config.admin:
-        admin_state = ServerState(AdminApp(running), config.limits, sweeper)
-        admin_sock = bind_tcp(config.admin, reuse_port=reuse_port)
-        running.admin = await listen(admin_state, admin_sock)
+    await _start_admin(running, workers, purger)
     return running
+
+
+async def _start_admin(running: RunningServer, workers: WorkerSet | None, purger: Purger | None) -> None:
+    """The admin listener, and with ``--workers N`` this worker's private admin socket: worker 0
+    answers the listener for all of them (admin/fanin.py says why)."""
+    config, sweeper = running.config, running.sweeper
+    local = LocalSource(running, purger)
+    if workers is not None:
+        private = ServerState(AdminApp(local), config.limits, sweeper)  # the run directory is 0700
+        running.private_admin = await listen(private, bind_unix(workers.sockets[workers.index]))
+    if config.admin is None or (workers is not None and workers.index != 0):
+        return
+    source: AdminSource = local if workers is None else WorkersSource(local, workers)
+    dashboard = Dashboard.start(running)  # this worker's series (worker 0's with --workers N)
+    state = ServerState(AdminApp(source, config.admin.token, dashboard), config.limits, sweeper)
+    running.admin = await listen(state, bind_tcp(config.admin.listen))
+    log.info("admin API on http://%s", sock_address(running.admin.sockets[0]))
 
 
 async def serve_forever(running: RunningServer) -> None:
@@ -201,6 +238,8 @@ async def serve_forever(running: RunningServer) -> None:
     loop.add_signal_handler(signal.SIGHUP, running.reload)
     scheme = "https" if running.tls is not None else "http"
     log.info("portway listening on %s://%s", scheme, running.address)
+    if running.admin is not None:
+        log.info("admin API and dashboard on http://%s/", sock_address(running.admin.sockets[0]))
     if running.redirect is not None:
         log.info("redirecting http://%s to https", sock_address(running.redirect.sockets[0]))
     await stop.wait()

@@ -6,18 +6,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import logging
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+from portway.admin.workers import WorkerSet
 from portway.commands.validate import build_all
 from portway.config import ConfigError, load_config
 from portway.config.hostport import parse_hostport
 from portway.config.models import GatewayConfig
 from portway.server.listener import bind_tcp
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 class CannotStart(Exception):
@@ -66,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     return 1
 
 
-def _serve(config: GatewayConfig, path: Path, reuse_port: bool) -> None:
+def _serve(config: GatewayConfig, path: Path, reuse_port: bool, workers: WorkerSet | None = None) -> None:
     from portway.runtime import serve_forever, start
 
     async def main() -> None:
@@ -76,12 +82,13 @@ def _serve(config: GatewayConfig, path: Path, reuse_port: bool) -> None:
         except OSError as exc:
             raise CannotStart(f"cannot listen on {config.listen}: {exc.strerror or exc}") from None
         try:
-            running = await start(config, path, sock=sock, reuse_port=reuse_port)
+            running = await start(config, path, sock=sock, reuse_port=reuse_port, workers=workers)
         except OSError as exc:
             sock.close()
             if exc.filename is not None:
                 raise CannotStart(f"cannot open {exc.filename}: {exc.strerror or exc}") from None
-            raise CannotStart(f"cannot listen on {config.admin} (admin): {exc.strerror or exc}") from None
+            admin = config.admin.listen if config.admin else "the admin socket"
+            raise CannotStart(f"cannot listen on {admin} (admin): {exc.strerror or exc}") from None
         except BaseException:
             sock.close()
             raise
@@ -101,17 +108,43 @@ def _supervise(config: GatewayConfig, path: Path, workers: int) -> int:
     host, port = probe.getsockname()[:2]
     config = config.model_copy(update={"listen": f"{host}:{port}"})
     probe.close()
+    if config.admin is not None:
+        # Worker 0 alone binds the admin listener (admin/fanin.py): a port 0 must stay the same
+        # port when a replaced worker 0 binds it again.
+        try:
+            admin_probe = bind_tcp(config.admin.listen)
+        except OSError as exc:
+            raise CannotStart(
+                f"cannot listen on {config.admin.listen} (admin): {exc.strerror or exc}"
+            ) from None
+        admin_host, admin_port = admin_probe.getsockname()[:2]
+        admin_probe.close()
+        admin = config.admin.model_copy(update={"listen": f"{admin_host}:{admin_port}"})
+        config = config.model_copy(update={"admin": admin})
+    # The workers' private admin sockets: a directory only this user can enter (mkdtemp: 0700).
+    rundir = tempfile.mkdtemp(prefix="portway-workers-")
+    try:
+        return _watch(config, path, workers, rundir)
+    finally:
+        shutil.rmtree(rundir, ignore_errors=True)
+
+
+def _watch(config: GatewayConfig, path: Path, workers: int, rundir: str) -> int:
+    host, port = parse_hostport(config.listen)
     children: dict[int, int] = {}
     stopping = False
+
+    supervisor = os.getpid()
 
     def spawn_worker(index: int) -> None:
         pid = os.fork()
         if pid == 0:
+            _die_with(supervisor)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGHUP, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             try:
-                _serve(config, path, reuse_port=True)
+                _serve(config, path, reuse_port=True, workers=WorkerSet.in_directory(rundir, workers, index))
             finally:
                 os._exit(0)
         children[pid] = index
@@ -141,3 +174,14 @@ def _supervise(config: GatewayConfig, path: Path, workers: int) -> int:
             time.sleep(0.5)
             spawn_worker(index)
     return 0
+
+
+def _die_with(supervisor: int) -> None:
+    """A worker is sent SIGTERM (and drains) when its supervisor dies, even of SIGKILL: an orphan
+    would go on holding the ports, worker 0 the admin listener too. Linux only (prctl)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: a supervisor's death goes unnoticed, as before
+        return
+    if os.getppid() != supervisor:  # it died before prctl took effect
+        os._exit(0)

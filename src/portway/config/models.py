@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from portway.config.admin import AdminListener
 from portway.config.aggregate import Aggregate
 from portway.config.compression import Compression, RouteCompression
 from portway.config.hostport import parse_hostport
@@ -239,7 +240,7 @@ class Route(Model):
 
 class GatewayConfig(Model):
     listen: str = "0.0.0.0:8080"
-    admin: str | None = None
+    admin: AdminListener | None = None  # `HOST:PORT` or {listen, token} (config/admin.py)
     tls: ListenerTls | None = None  # the listener speaks HTTPS (docs/tls.md)
     limits: Limits = Limits()
     paths: Paths = Paths()
@@ -271,14 +272,4 @@ class GatewayConfig(Model):
     @classmethod
     def _listen(cls, value: str) -> str:
         parse_hostport(value)
-        return value
-
-    @field_validator("admin")
-    @classmethod
-    def _admin(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        host, _ = parse_hostport(value)
-        if not ipaddress.ip_address(host if host != "localhost" else "127.0.0.1").is_loopback:
-            raise ValueError("the admin listener must be on a loopback address (127.0.0.1 or ::1)")
         return value

@@ -41,7 +41,8 @@ def _listeners(config: GatewayConfig) -> Problems:
             problems.append((("tls", "redirect", "listen"), "must differ from the TLS listener's address"))
     if config.admin is None:
         return problems
-    (host, port), (admin_host, admin_port) = parse_hostport(config.listen), parse_hostport(config.admin)
+    (host, port) = parse_hostport(config.listen)
+    (admin_host, admin_port) = parse_hostport(config.admin.listen)
     if port != 0 and port == admin_port and host in (admin_host, "0.0.0.0", "::"):
         problems.append(
             (("admin",), f"the same port as `listen` ({config.listen}): one of them could not bind")

@@ -442,6 +442,9 @@ class Exchange(Connecting):
         head = self.head
         elapsed = time.perf_counter() - head.start
         self.route.stats.observe(status, elapsed)
+        if status >= 500:  # the dashboard's recent errors (telemetry/series.py): rare, and bounded
+            target = self.pool.target.address if self.pool is not None else ""
+            self.route.stats.failed(head.request_id, status, target, self.trace_id)
         access_log = self.access_log
         if access_log is not None:
             access_log.record(

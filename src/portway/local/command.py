@@ -67,7 +67,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="serve HTTPS with a private CA and certificate made in the data directory (tls/)",
     )
     parser.add_argument(
-        "--admin", metavar="HOST:PORT", help="override the config's admin address (loopback HOST:PORT)"
+        "--admin",
+        metavar="HOST:PORT",
+        help="override the config's admin address (off loopback it needs admin.token)",
     )
 
 
@@ -106,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         certificate = {"cert": str(local_tls.cert), "key": str(local_tls.key)}
         overrides["tls"] = {**(config.tls.model_dump() if config.tls else {}), "certificates": [certificate]}
     if args.admin:
-        overrides["admin"] = args.admin
+        overrides["admin"] = {**(config.admin.model_dump() if config.admin else {}), "listen": args.admin}
     try:
         config = GatewayConfig.model_validate({**config.model_dump(), **overrides})
     except ValueError as exc:
@@ -175,7 +177,7 @@ class LocalSystem:
             return 1
         except OSError as exc:
             where = (
-                f"{self.config.listen} (admin {self.config.admin})"
+                f"{self.config.listen} (admin {self.config.admin.listen})"
                 if self.config.admin
                 else self.config.listen
             )

@@ -81,6 +81,7 @@ class Chain:
     request_hooks: tuple[RequestHook, ...]
     response_hooks: tuple[ResponseHook, ...]
     answers_preflight: bool  # a CORS policy answers OPTIONS preflights on this route
+    names: tuple[str, ...] = ()  # the ORDER steps present, in order: what the admin API shows
 
 
 Builder = Callable[[Route, GatewayConfig, SharedPolicyState], Policy | None]
@@ -122,6 +123,8 @@ def _identity(route: Route, config: GatewayConfig, shared: SharedPolicyState) ->
 def _headers(route: Route, config: GatewayConfig, shared: SharedPolicyState) -> Policy | None:
     transforms = route.headers if route.headers is not None else config.headers
     return HeaderTransformPolicy(transforms) if transforms else None
+
+
 def _compression(route: Route, config: GatewayConfig, shared: SharedPolicyState) -> Policy | None:
     merged = merge_compression(config.compression, route.compression)
     return Compression(merged) if merged is not None else None
@@ -150,6 +153,7 @@ def build_chain(
 ) -> Chain:
     """The route's policies; a policy that rejects its config becomes a located ConfigError."""
     policies: list[Policy] = []
+    names: list[str] = []
     for step, builder in ORDER:
         try:
             policy = builder(route, config, shared)
@@ -159,10 +163,12 @@ def build_chain(
             raise ConfigError([ConfigProblem(source, None, f"routes[{index}].{step}", str(exc))]) from None
         if policy is not None:
             policies.append(policy)
+            names.append(step)
     responders = [p.response for p in reversed(policies) if hasattr(p, "response")]
     return Chain(
         tuple(policies),
         tuple(p.request for p in policies),
         tuple(responders),
         any(isinstance(p, Cors) for p in policies),
+        tuple(names),
     )

@@ -13,7 +13,9 @@ over for the targets that survive it), rendered as ``portway_upstream_*`` famili
 
 from __future__ import annotations
 
+import time
 from bisect import bisect_left
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -22,21 +24,30 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import REGISTRY, Collector
 
 BOUNDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+ERRORS_KEPT = 50  # per route: a noisy route cannot push the others' errors out of the dashboard
+
+# (time, request id, status, target, trace id) of one answer >= 500 (telemetry/series.py reads them)
+ErrorEntry = tuple[float, str, int, str, str]
 
 
 class RouteStats:
-    __slots__ = ("buckets", "statuses", "sum")
+    __slots__ = ("buckets", "errors", "statuses", "sum")
 
     def __init__(self) -> None:
         self.statuses: dict[int, int] = {}
         self.buckets = [0] * (len(BOUNDS) + 1)  # the last one is +Inf
         self.sum = 0.0
+        self.errors: deque[ErrorEntry] = deque(maxlen=ERRORS_KEPT)
 
     def observe(self, status: int, seconds: float) -> None:
         statuses = self.statuses
         statuses[status] = statuses.get(status, 0) + 1
         self.buckets[bisect_left(BOUNDS, seconds)] += 1
         self.sum += seconds
+
+    def failed(self, request_id: str, status: int, target: str, trace_id: str) -> None:
+        """An answer >= 500, kept for the dashboard's recent errors (called for those only)."""
+        self.errors.append((time.time(), request_id, status, target, trace_id))
 
 
 @dataclass(frozen=True, slots=True)

@@ -290,6 +290,7 @@ class TargetPool:
             "open": self.open,
             "busy": self.busy,
             "idle": len(self.idle),
+            "waiting": len(self._waiters),  # requests queued for a connection (max_connections reached)
             "up": self.available,
             "held_down": self.held_down,
             "failures": self.failures,
