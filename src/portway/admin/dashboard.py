@@ -1,4 +1,4 @@
-"""The live dashboard on the admin listener (docs/observability-dashboard.md).
+"""The live dashboard on the admin listener (docs/observability.md).
 
 ``GET /`` is one HTML page; its script and style ship in the package (``admin/static/``), so it
 works offline and under a strict Content-Security-Policy (no inline script, nothing from

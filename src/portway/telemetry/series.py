@@ -1,4 +1,4 @@
-"""The last minutes of the data plane, second by second, for the dashboard (docs/observability-dashboard.md).
+"""The last minutes of the data plane, second by second, for the dashboard (docs/observability.md).
 
 Rules:
 - Nothing here runs on the hot path. A request only bumps its route's :class:`RouteStats` counters

@@ -3,7 +3,7 @@ driven by Playwright, loading the page of a real `portway run` process while tra
 of its two targets fails until outlier detection ejects it.
 
 The screenshot goes to the test's tmp_path; with PORTWAY_UPDATE_SCREENSHOTS=1 it also replaces
-docs/img/dashboard.png, the one docs/observability-dashboard.md shows. Without Chromium or
+docs/img/dashboard.png, the one docs/observability.md shows. Without Chromium or
 Playwright the test skips, and fails instead when PORTWAY_REQUIRE_SERVICES=1 (CI).
 """
 
