@@ -25,6 +25,7 @@ class Replica:
         self.args = args
         self.served = 0
         self.checks = 0
+        self.phases: dict[str, int] = {}  # served, by the first segment of the path (a test's phase)
         self.writers: set[asyncio.StreamWriter] = set()
         self.rng = random.Random(args.name)
         self.reporting: asyncio.Task[None] | None = None
@@ -71,10 +72,13 @@ class Replica:
             self.checks += 1
             return (503, b"failing") if self.args.fail_health else (200, b"ok")
         if target == b"/_replica":
-            return 200, json.dumps({"served": self.served, "checks": self.checks}).encode()
+            doc = {"served": self.served, "checks": self.checks, "phases": self.phases}
+            return 200, json.dumps(doc).encode()
         if self.args.delay:
             await asyncio.sleep(self.args.delay)  # the scripted behaviour: a slow answer
         self.served += 1
+        phase = target.split(b"/")[1].decode("latin-1")
+        self.phases[phase] = self.phases.get(phase, 0) + 1
         if self.args.random_503 and self.rng.random() < self.args.random_503:
             return 503, b"busy"
         return 200, self.args.name.encode()

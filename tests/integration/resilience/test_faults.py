@@ -102,8 +102,9 @@ async def test_all_targets_down_every_request_is_a_fast_503_with_retry_after() -
         assert sum(p.failures for p in pools) == 0  # not one connect was tried for them
         assert sum(p.open for p in pools) == opened == 0
     timings.sort()
-    # Milliseconds each (p95), with room for a loaded CI machine's worst single request.
-    assert timings[47] < 0.02 and timings[-1] < 0.25 and sum(timings) < 1.0, timings
+    # Answered at once, without waiting on any target: well under the 1 s a connect attempt could
+    # take (timings belong in bench/faults.sh; this bound holds on a loaded CI machine).
+    assert timings[47] < 0.25 and sum(timings) < 5.0, timings
 
 
 async def test_half_random_503s_with_retries_stay_within_the_budget() -> None:
