@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from portway.config.cache import CacheDefaults, CacheRule
 from portway.config.hostport import parse_hostport
 from portway.config.local import ServiceConfig
 from portway.config.models_base import Model
@@ -154,6 +155,7 @@ class Route(Model):
     ip: IpRules | None = None
     retries: RouteRetries | None = None  # overrides the upstream's keys it sets; false: none
     timeout: Duration | None = Field(default=None, gt=0)  # total deadline over every attempt
+    cache: CacheRule | Literal[False] | None = None  # RFC 9111 response cache (docs/cache.md); off unless set
 
     @field_validator("path", "rewrite")
     @classmethod
@@ -232,6 +234,7 @@ class GatewayConfig(Model):
     trusted_proxies: CidrList = []
     auth: AuthConfig = AuthConfig()
     rate_limit_store: RateLimitStore = RateLimitStore()
+    cache: CacheDefaults = CacheDefaults()  # the cache's store and its routes' defaults (docs/cache.md)
     cors: CorsConfig | None = None
     ip: IpRules | None = None
     upstreams: dict[str, Upstream] = {}

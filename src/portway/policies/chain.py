@@ -1,11 +1,14 @@
 """Compiling a route's policy chain once, at load (STYLE.md §2-3): config in, a :class:`Chain` of
 bound hooks out, in the order a request meets them (:data:`ORDER`, the one table of it):
 
-    IP rules → CORS → authentication → authorisation → rate limit → identity headers
+    IP rules → CORS → authentication → authorisation → rate limit → identity headers → cache
 
 IP rules first (a denied address learns nothing else); CORS before authentication so a browser's
 preflight, which carries no credentials, is answered; the rate limit after authentication so it
-can key on the user; identity headers last, from what was verified.
+can key on the user; identity headers from what was verified. The cache after all of them: a
+stored answer is only given to a request every check before it let through (a hit must not skip
+an IP rule, a 401 or a 429), and its response hook runs first on the way back, so it stores the
+upstream's response before the edge policies (CORS headers) add per-client headers to it.
 
 What routes share lives in :class:`SharedPolicyState`; a reload hands it over to the new gateway
 when the relevant config is unchanged, so rate-limit buckets, verified-token caches and JWKS keys
@@ -17,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from portway.cache import Cache, CacheState
+from portway.config.cache import route_rule
 from portway.config.errors import ConfigError, ConfigProblem, ConfigValueError
 from portway.config.models import GatewayConfig, Route
 from portway.policies.api_key import ApiKeyAuthenticator
@@ -49,6 +54,20 @@ class SharedPolicyState:
         if previous is not None and previous.config.rate_limit_store == config.rate_limit_store:
             self._store = previous._store
             self.store_inherited = True
+        self._cache: CacheState | None = None
+        self._cache_handed_over = False
+        if previous is not None and previous.config.cache.store == config.cache.store:
+            self._cache, previous._cache_handed_over = previous._cache, True
+
+    @property
+    def cache_state(self) -> CacheState | None:
+        """The cache's store, opened by the first route that caches (None: none does yet)."""
+        return self._cache
+
+    def cache(self) -> CacheState:
+        if self._cache is None:
+            self._cache = CacheState(self.config.cache)
+        return self._cache
 
     @property
     def store(self) -> Store:
@@ -66,6 +85,8 @@ class SharedPolicyState:
     async def aclose(self) -> None:
         if self._store is not None:
             await self._store.aclose()
+        if self._cache is not None and not self._cache_handed_over:
+            await self._cache.store.aclose()
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +135,17 @@ def _identity(route: Route, config: GatewayConfig, shared: SharedPolicyState) ->
     return shared.identity if route.auth_mode(shared.has_auth) != "none" else None
 
 
+def _cache(route: Route, config: GatewayConfig, shared: SharedPolicyState) -> Policy | None:
+    if not route.cache:
+        return None
+    rule = route_rule(config.cache, route.cache)
+    store = config.cache.store
+    if store.backend == "memory" and rule.max_object > store.max_bytes:
+        raise ValueError("max_object is larger than cache.store.max_bytes: no object would ever fit")
+    state = shared.cache()
+    return Cache(rule, state.store, state.inflight)
+
+
 # The one place the order lives (DESIGN.md §1); the key names the config location in errors.
 ORDER: tuple[tuple[str, Builder], ...] = (
     ("ip", _ip),
@@ -122,6 +154,7 @@ ORDER: tuple[tuple[str, Builder], ...] = (
     ("roles", _roles),
     ("rate_limit", _rate_limit),
     ("identity", _identity),
+    ("cache", _cache),
 )
 
 

@@ -1,0 +1,141 @@
+"""One stored response (RFC 9111 §3): its head as stored, its body, and when it was received, with
+what freshness needs computed once at store time instead of on every hit.
+
+Stored headers lose what belongs to one connection (hop-by-hop fields, ``Content-Length``, which the
+answer recomputes, the upstream's ``X-Request-Id``); everything else is kept as received. ``vary``
+holds the request's values for each field the response varies on (and the route's key headers):
+the secondary key of §4.1.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from portway.cache import freshness
+from portway.cache.directives import Directives, parse, seconds
+from portway.headers import HOP_BY_HOP
+
+_NOT_STORED = frozenset({*HOP_BY_HOP, b"content-length", b"x-request-id", b"proxy-connection"})
+# What an entry costs beyond its body and headers (objects, dict slots): a bound, not a measure.
+OVERHEAD = 256
+
+
+def storable_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    named: set[bytes] = set()
+    for name, value in headers:
+        if name.lower() == b"connection":
+            named.update(t.strip().lower() for t in value.split(b","))
+    return [(n.lower(), v) for n, v in headers if n.lower() not in _NOT_STORED and n.lower() not in named]
+
+
+def values(headers: list[tuple[bytes, bytes]], name: bytes) -> list[bytes]:
+    return [v for n, v in headers if n == name]
+
+
+def first(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+    for n, v in headers:
+        if n == name:
+            return v
+    return None
+
+
+@dataclass(slots=True)
+class Entry:
+    status: int
+    headers: list[tuple[bytes, bytes]]  # lower-case names, as stored
+    body: bytes
+    request_time: float
+    response_time: float
+    vary: tuple[tuple[bytes, bytes], ...]  # (field name, the request's value): the secondary key
+    max_heuristic: float = 86400.0
+    cc: Directives = field(init=False)
+    lifetime: float = field(init=False)
+    initial_age: float = field(init=False)
+    etag: bytes | None = field(init=False)
+    last_modified: bytes | None = field(init=False)
+    size: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Recompute what the headers and times say (after a 304 merged new headers in)."""
+        headers = self.headers
+        self.cc = parse(values(headers, b"cache-control"))
+        date = freshness.http_date(first(headers, b"date"))
+        self.lifetime = freshness.lifetime(
+            self.status,
+            self.cc,
+            date if date is not None else self.response_time,
+            first(headers, b"expires"),
+            first(headers, b"last-modified"),
+            self.max_heuristic,
+        )
+        self.initial_age = freshness.initial_age(
+            first(headers, b"age"), date, self.request_time, self.response_time
+        )
+        self.etag = first(headers, b"etag")
+        self.last_modified = first(headers, b"last-modified")
+        self.size = len(self.body) + sum(len(n) + len(v) for n, v in headers) + OVERHEAD
+
+    @property
+    def secondary(self) -> bytes:
+        return b"\n".join(n + b":" + v for n, v in self.vary)
+
+    def age(self, now: float) -> float:
+        return self.initial_age + max(0.0, now - self.response_time)
+
+    def window(self, name: bytes) -> int:
+        """A stale-serving window the response allows (RFC 5861: ``stale-while-revalidate``,
+        ``stale-if-error``), 0 when absent."""
+        return seconds(self.cc, name) or 0
+
+    @property
+    def must_revalidate(self) -> bool:
+        """Never served stale (§5.2.2.2, §5.2.2.8; ``s-maxage`` implies it for a shared cache)."""
+        cc = self.cc
+        return b"must-revalidate" in cc or b"proxy-revalidate" in cc or b"s-maxage" in cc
+
+    @property
+    def no_cache(self) -> bool:
+        return b"no-cache" in self.cc
+
+    def keep_for(self, now: float) -> float:
+        """Seconds the store should keep it: while fresh, then while a stale window or a validator
+        could still make it useful (an hour at least for a validatable entry)."""
+        remaining = self.lifetime - self.age(now)
+        stale = max(self.window(b"stale-while-revalidate"), self.window(b"stale-if-error"))
+        if self.etag is not None or self.last_modified is not None:
+            stale = max(stale, 3600)
+        return max(1.0, remaining + stale)
+
+    def to_bytes(self) -> bytes:
+        meta = json.dumps(
+            [
+                self.status,
+                [[n.decode("latin-1"), v.decode("latin-1")] for n, v in self.headers],
+                self.request_time,
+                self.response_time,
+                [[n.decode("latin-1"), v.decode("latin-1")] for n, v in self.vary],
+                self.max_heuristic,
+            ],
+            separators=(",", ":"),
+        ).encode()
+        return b"%d\n%b%b" % (len(meta), meta, self.body)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Entry:
+        """Raises ``ValueError`` on anything that is not an entry (another writer's key)."""
+        length, _, rest = data.partition(b"\n")
+        size = int(length)
+        status, headers, request_time, response_time, vary, heuristic = json.loads(rest[:size])
+        return cls(
+            int(status),
+            [(n.encode("latin-1"), v.encode("latin-1")) for n, v in headers],
+            rest[size:],
+            float(request_time),
+            float(response_time),
+            tuple((n.encode("latin-1"), v.encode("latin-1")) for n, v in vary),
+            float(heuristic),
+        )
