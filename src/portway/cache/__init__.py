@@ -59,4 +59,6 @@ async def purge(gateway: _Gateway, *, key: str | None = None, prefix: str | None
 def stats(gateway: _Gateway) -> dict[str, int]:
     """The store's figures for the admin API (entries and bytes in memory; errors for Redis)."""
     state = gateway.policy_state.cache_state
-    return state.store.stats() if state is not None else {}
+    if state is None:
+        return {}
+    return {**state.store.stats(), "collapsed": state.inflight.collapsed, "waiting": state.inflight.waiting}

@@ -21,6 +21,8 @@ class Inflight:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self._leads: dict[str, tuple[asyncio.Future[None], float]] = {}
+        self.waiting = 0  # followers waiting now (a gauge for the admin API, and for tests)
+        self.collapsed = 0  # followers so far
 
     def __len__(self) -> int:
         return len(self._leads)

@@ -169,11 +169,16 @@ class Cache(Responses):
         return self._follow(ctx, lookup, future)
 
     async def _follow(self, ctx: Context, lookup: Lookup, future: asyncio.Future[None]) -> Denial | None:
+        inflight = self.inflight
+        inflight.waiting += 1
+        inflight.collapsed += 1
         try:
             async with asyncio.timeout(self.rule.collapse_wait):
                 await asyncio.shield(future)
         except TimeoutError:
             pass
+        finally:
+            inflight.waiting -= 1
         pending = self.store.variants(lookup.key)
         found = pending if isinstance(pending, list) else await pending
         entry = select(found or [], ctx.head.headers)
