@@ -18,6 +18,7 @@ class Lookup:
         "request_cc",
         "request_time",
         "stale",
+        "unavailable",
         "validating",
     )
 
@@ -31,3 +32,4 @@ class Lookup:
         self.validating = False  # our own validators went upstream: a 304 is for `stale`
         self.client_conditionals: list[tuple[bytes, bytes]] = []  # the client's, held back meanwhile
         self.lead: asyncio.Future[None] | None = None  # this request leads its key (collapse.py)
+        self.unavailable = False  # the store could not answer: nothing is read or written

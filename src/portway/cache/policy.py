@@ -86,8 +86,7 @@ class Cache(Responses):
     ) -> Denial | None:
         found = await pending
         if found is None:  # the store is out: this request neither reads nor writes it
-            lookup.fwd = b"miss"
-            ctx.notes = None
+            lookup.unavailable = True
             return None
         decision = self._decide(ctx, lookup, found)
         if decision is None or isinstance(decision, ClientError | Answer):

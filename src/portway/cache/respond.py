@@ -53,6 +53,9 @@ class Responses:
             if ctx.head.method not in _SAFE and 200 <= reply.status < 400:
                 self._invalidate(ctx, reply)
             return None
+        if lookup.unavailable:
+            reply.headers.append((b"cache-status", b"portway; fwd=miss; detail=store-unavailable"))
+            return None
         status = reply.status
         now = self.clock()
         stale = lookup.stale
