@@ -31,6 +31,8 @@ def _etags(value: bytes) -> list[bytes]:
 def conditional_matches(conditionals: list[tuple[bytes, bytes]], entry: Entry) -> bool:
     """The client's If-None-Match / If-Modified-Since say it has this entry: answer 304. A weak
     comparison for If-None-Match (§13.1.2); If-Modified-Since only without it (§13.2.2)."""
+    if not conditionals or not 200 <= entry.status < 300:  # RFC 9110 §13.2.1: for 2xx only
+        return False
     inm = b", ".join(v for n, v in conditionals if n == b"if-none-match")
     if inm:
         if inm.strip() == b"*":
@@ -39,7 +41,7 @@ def conditional_matches(conditionals: list[tuple[bytes, bytes]], entry: Entry) -
             return False
         return entry.etag.strip().removeprefix(b"W/") in _etags(inm)
     ims = first(conditionals, b"if-modified-since")
-    if ims is None or entry.status != 200:
+    if ims is None:
         return False
     since = freshness.http_date(ims)
     modified = freshness.http_date(entry.last_modified) or freshness.http_date(first(entry.headers, b"date"))

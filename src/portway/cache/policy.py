@@ -116,7 +116,8 @@ class Cache(Responses):
                 limit = seconds(cc, b"max-stale")
                 if cc[b"max-stale"] is None or (limit is not None and -ttl <= limit):
                     return self._hit(ctx, entry, now, ttl)
-            if -ttl <= entry.window(b"stale-while-revalidate") and b"max-age" not in cc:
+            window = entry.window(b"stale-while-revalidate")
+            if window and -ttl <= window and b"max-age" not in cc:
                 self._revalidate_in_background(ctx, lookup, entry)
                 return self._hit(ctx, entry, now, ttl, b"; fwd=stale; detail=revalidating")
         lookup.fwd = b"stale"
