@@ -16,7 +16,18 @@ from portway.cache import freshness
 from portway.cache.directives import Directives, parse, seconds
 from portway.headers import HOP_BY_HOP
 
-_NOT_STORED = frozenset({*HOP_BY_HOP, b"content-length", b"x-request-id", b"proxy-connection"})
+# Hop-by-hop fields, what belongs to a proxy hop (RFC 9110 §11.7), and what the answer recomputes.
+_NOT_STORED = frozenset(
+    {
+        *HOP_BY_HOP,
+        b"content-length",
+        b"x-request-id",
+        b"proxy-connection",
+        b"proxy-authenticate",
+        b"proxy-authentication-info",
+        b"proxy-authorization",
+    }
+)
 # What an entry costs beyond its body and headers (objects, dict slots): a bound, not a measure.
 OVERHEAD = 256
 
@@ -64,13 +75,20 @@ class Entry:
         headers = self.headers
         self.cc = parse(values(headers, b"cache-control"))
         date = freshness.http_date(first(headers, b"date"))
-        self.lifetime = freshness.lifetime(
-            self.status,
-            self.cc,
-            date if date is not None else self.response_time,
-            first(headers, b"expires"),
-            first(headers, b"last-modified"),
-            self.max_heuristic,
+        # Surrogate-Control (W3C Edge Architecture) speaks to gateways like this one; its max-age
+        # wins over Cache-Control's. A directive targeted at another device (`;other`) is no number.
+        surrogate = seconds(parse(values(headers, b"surrogate-control")), b"max-age")
+        self.lifetime = (
+            float(surrogate)
+            if surrogate is not None
+            else freshness.lifetime(
+                self.status,
+                self.cc,
+                date if date is not None else self.response_time,
+                first(headers, b"expires"),
+                first(headers, b"last-modified"),
+                self.max_heuristic,
+            )
         )
         self.initial_age = freshness.initial_age(
             first(headers, b"age"), date, self.request_time, self.response_time

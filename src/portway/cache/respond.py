@@ -69,16 +69,18 @@ class Responses:
                 ttl = int(stale.lifetime - stale.age(now))
                 detail = b"portway; hit; ttl=%d; fwd=stale; fwd-status=%d; detail=stale-if-error"
                 return self._serve(ctx, lookup, reply, stale, now, detail % (ttl, status))
+        refused = self._refusal(ctx, lookup, reply)
+        headers = storable_headers(reply.headers)
+        if any(n.lower() == b"surrogate-control" for n, _ in reply.headers):
+            reply.headers = [h for h in reply.headers if h[0].lower() != b"surrogate-control"]
         if ctx.head.method == "HEAD":
             reply.headers.append((b"cache-status", b"portway; fwd=" + lookup.fwd))
             return None
-        refused = self._refusal(ctx, lookup, reply)
         if refused is not None:
             self._release(lookup)
             detail = b"portway; fwd=%b; fwd-status=%d; detail=%b" % (lookup.fwd, status, refused)
             reply.headers.append((b"cache-status", detail))
             return None
-        headers = storable_headers(reply.headers)
         names = keys.vary_names(values(headers, b"vary")) or []
         vary = keys.secondary([*self.key_headers, *names], ctx.head.headers)
         stored = b"portway; fwd=%b; fwd-status=%d; stored" % (lookup.fwd, status)
@@ -128,6 +130,9 @@ class Responses:
         cc = parse(v for n, v in headers if n.lower() == b"cache-control")
         if b"no-store" in cc:
             return b"no-store"
+        surrogate = parse(v for n, v in headers if n.lower() == b"surrogate-control")
+        if b"no-store" in surrogate:
+            return b"no-store"
         if b"private" in cc:
             return b"private"
         if lookup.credentialed and not (b"public" in cc or b"s-maxage" in cc or b"must-revalidate" in cc):
@@ -137,6 +142,7 @@ class Responses:
             return b"vary-star"
         expires = next((v for n, v in headers if n.lower() == b"expires"), None)
         explicit = expires is not None or b"max-age" in cc or b"s-maxage" in cc or b"public" in cc
+        explicit = explicit or b"max-age" in surrogate
         if not explicit and status not in HEURISTIC_STATUSES:
             return b"not-cacheable"
         length = next((v for n, v in headers if n.lower() == b"content-length"), None)
