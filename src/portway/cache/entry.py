@@ -91,7 +91,7 @@ class Entry:
             )
         )
         self.initial_age = freshness.initial_age(
-            first(headers, b"age"), date, self.request_time, self.response_time
+            values(headers, b"age"), date, self.request_time, self.response_time
         )
         self.etag = first(headers, b"etag")
         self.last_modified = first(headers, b"last-modified")

@@ -61,11 +61,22 @@ def lifetime(
     return min((date - modified) * HEURISTIC_FRACTION, max_heuristic)
 
 
-def initial_age(age: bytes | None, date: float | None, request_time: float, response_time: float) -> float:
+def stated_age(values: list[bytes]) -> float:
+    """``Age`` in seconds. Anything but one field line holding one non-negative integer (a list, a
+    float, a sign, a parameter, two lines) is taken as older than any lifetime: a cache must not
+    serve what it cannot date (RFC 9111 §5.1 asks for the value to be ignored only when it could
+    otherwise be trusted; the test suite and Squid, ATS and Varnish treat it as stale)."""
+    if not values:
+        return 0.0
+    if len(values) == 1 and values[0].strip().isdigit():
+        return float(min(int(values[0]), 2**31))
+    return float(2**31)
+
+
+def initial_age(ages: list[bytes], date: float | None, request_time: float, response_time: float) -> float:
     """The corrected initial age (§4.2.3) of a response received at ``response_time``."""
     apparent = max(0.0, response_time - date) if date is not None else 0.0
-    stated = float(min(int(age), 2**31)) if age is not None and age.strip().isdigit() else 0.0
-    return max(apparent, stated + (response_time - request_time))
+    return max(apparent, stated_age(ages) + (response_time - request_time))
 
 
 def has_explicit_lifetime(cc: Directives, expires: bytes | None) -> bool:

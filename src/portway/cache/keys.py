@@ -7,8 +7,7 @@ Rules:
 - The route's opt-in ``key_headers`` act like a ``Vary`` the gateway adds: their request values are
   part of every stored variant's secondary key.
 - A variant matches a request when every field it varies on has the same value in the request
-  (all values of a field joined with ", ", surrounding whitespace trimmed); ``Vary: *`` is never
-  stored, so it never has to match.
+  (:func:`request_value` normalises it); ``Vary: *`` is never stored, so it never has to match.
 """
 
 from __future__ import annotations
@@ -45,7 +44,12 @@ def uri_key(host: bytes, reference: bytes) -> str | None:
 
 
 def request_value(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes:
-    return b", ".join(v.strip() for n, v in headers if n == name)
+    """A request's value for a field a response varies on, normalised so that spellings of one
+    value match: its lines combined, list members trimmed of whitespace, and for the Accept-*
+    fields (case-insensitive tokens) lower-cased."""
+    parts = [part.strip() for n, v in headers if n == name for part in v.split(b",")]
+    value = b",".join(parts)
+    return value.lower() if name.startswith(b"accept") else value
 
 
 def vary_names(values: Iterable[bytes]) -> list[bytes] | None:

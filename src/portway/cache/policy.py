@@ -29,6 +29,7 @@ from portway.cache.collapse import Inflight
 from portway.cache.directives import Directives, parse, seconds
 from portway.cache.entry import Entry, first, values
 from portway.cache.lookup import Lookup
+from portway.cache.ranges import UNSATISFIABLE, single_range
 from portway.cache.respond import Responses
 from portway.cache.store import Store
 from portway.config.cache import CacheRule
@@ -125,9 +126,24 @@ class Cache(Responses):
 
     def _hit(self, ctx: Context, entry: Entry, now: float, ttl: float, detail: bytes = b"") -> Answer:
         headers = hit_headers(entry, now, b"portway; hit; ttl=%d%b" % (int(ttl), detail))
-        if conditional_matches([h for h in ctx.head.headers if h[0] in CONDITIONALS], entry):
+        request = ctx.head.headers
+        if conditional_matches([h for h in request if h[0] in CONDITIONALS], entry):
             return Answer(304, not_modified(headers))
+        wanted = first(request, b"range")
+        if wanted is not None and entry.status == 200 and first(request, b"if-range") is None:
+            return self._partial(entry, headers, wanted)
         return Answer(entry.status, headers, entry.body)
+
+    def _partial(self, entry: Entry, headers: list[tuple[bytes, bytes]], wanted: bytes) -> Answer:
+        body = entry.body
+        span = single_range(wanted, len(body))
+        if span is None:
+            return Answer(200, headers, body)
+        if span is UNSATISFIABLE:
+            return Answer(416, [*headers, (b"content-range", b"bytes */%d" % len(body))])
+        start, last = span
+        headers.append((b"content-range", b"bytes %d-%d/%d" % (start, last, len(body))))
+        return Answer(206, headers, body[start : last + 1])
 
     def _validate(self, ctx: Context, lookup: Lookup, entry: Entry) -> PolicyResult:
         """Send the request on with our validators, keeping ``entry`` for the 304 (or an error)."""

@@ -37,6 +37,8 @@ log = logging.getLogger("portway.cache")
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 _ERRORS = frozenset({500, 502, 503, 504})
 _NEVER_STORED = frozenset({206, 304})
+# The statuses whose caching rules this cache implements (RFC 9110 §15), for must-understand.
+UNDERSTOOD = frozenset({200, 203, 204, 300, 301, 302, 303, 307, 308, 404, 405, 410, 414, 501})
 
 
 class Responses:
@@ -128,7 +130,10 @@ class Responses:
             return b"request-no-store"
         headers = reply.headers
         cc = parse(v for n, v in headers if n.lower() == b"cache-control")
-        if b"no-store" in cc:
+        if b"must-understand" in cc:  # §5.2.2.3: stored only by a cache that knows the status
+            if status not in UNDERSTOOD:
+                return b"must-understand"
+        elif b"no-store" in cc:  # (with must-understand, a cache that understands ignores no-store)
             return b"no-store"
         surrogate = parse(v for n, v in headers if n.lower() == b"surrogate-control")
         if b"no-store" in surrogate:

@@ -55,9 +55,10 @@ def test_heuristics_only_for_heuristic_statuses_or_public() -> None:
 
 def test_the_corrected_initial_age() -> None:
     # apparent age (response_time - Date) against Age + response delay: the larger one
-    assert freshness.initial_age(None, NOW - 30, NOW - 2, NOW) == 30
-    assert freshness.initial_age(b"100", NOW, NOW - 2, NOW) == 102
-    assert freshness.initial_age(b"junk", None, NOW, NOW) == 0
+    assert freshness.initial_age([], NOW - 30, NOW - 2, NOW) == 30
+    assert freshness.initial_age([b"100"], NOW, NOW - 2, NOW) == 102
+    for unreadable in ([b"junk"], [b"-5"], [b"1.5"], [b"0, 0"], [b"0", b"0"], [b"10;a=1"]):
+        assert freshness.initial_age(unreadable, None, NOW, NOW) == 2**31, unreadable
 
 
 def test_an_entry_ages_while_stored_and_serialises_whole() -> None:
