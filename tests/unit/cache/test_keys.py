@@ -35,16 +35,3 @@ def test_vary_secondary_keys() -> None:
     assert not keys.matches(stored, [(b"accept-language", b"en")])
     assert not keys.matches(stored, [])  # absent is a value of its own
     assert keys.matches(keys.secondary([b"x-a"], []), [])
-
-
-def test_single_byte_ranges() -> None:
-    from portway.cache.ranges import UNSATISFIABLE, single_range
-
-    assert single_range(b"bytes=0-4", 10) == (0, 4)
-    assert single_range(b"bytes=5-", 10) == (5, 9)
-    assert single_range(b"bytes=-3", 10) == (7, 9)
-    assert single_range(b"bytes=8-100", 10) == (8, 9)
-    assert single_range(b"bytes=10-", 10) == UNSATISFIABLE
-    assert single_range(b"bytes=0-1,3-4", 10) is None  # several: the whole body
-    assert single_range(b"items=0-1", 10) is None
-    assert single_range(b"bytes=4-2", 10) is None
