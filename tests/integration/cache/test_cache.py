@@ -273,3 +273,23 @@ async def test_a_body_over_max_object_streams_through_uncached() -> None:
         for _ in range(2):
             assert (await fetch(port, "/big")).body == big
         assert origin.count("/big") == 2
+
+
+async def test_key_headers_and_ranges_from_a_stored_response() -> None:
+    def reply(request: UpstreamRequest, n: int) -> UpstreamResponse:
+        tenant = request.header("x-tenant") or "-"
+        return UpstreamResponse(
+            headers=[("Cache-Control", "max-age=60")], body=f"{tenant}:0123456789".encode()
+        )
+
+    origin = Origin(reply)
+    async with gateway(origin, cache={"key_headers": ["X-Tenant"]}) as port:
+        assert (await fetch(port, "/t", "X-Tenant: a\r\n")).body == b"a:0123456789"
+        assert (await fetch(port, "/t", "X-Tenant: b\r\n")).body == b"b:0123456789"
+        assert (await fetch(port, "/t", "X-Tenant: a\r\n")).body == b"a:0123456789"
+        assert origin.count("/t") == 2
+        part = await fetch(port, "/t", "X-Tenant: a\r\nRange: bytes=2-5\r\n")
+        assert (part.status, part.body, part.header("content-range")) == (206, b"0123", "bytes 2-5/12")
+        beyond = await fetch(port, "/t", "X-Tenant: a\r\nRange: bytes=50-\r\n")
+        assert beyond.status == 416 and beyond.header("content-range") == "bytes */12"
+        assert origin.count("/t") == 2
