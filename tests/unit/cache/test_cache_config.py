@@ -37,7 +37,7 @@ def problems(tmp_path: Path, text: str) -> list[str]:
         ("cache:\n  max_object: 2GB\n", 4, "1GB"),
         ("cache:\n  collapse_wait: 5m\n", 4, "60s"),
         ("routes:\n  - {path: /, upstream: svc, cache: {key_headers: ['bad header']}}\n", 4, "header name"),
-        ("routes:\n  - path: /\n    upstream: svc\n    cache: {max_object: 100MB}\n", 4, "max_bytes"),
+        ("routes:\n  - path: /\n    upstream: svc\n    cache: {max_object: 100MB}\n", 6, "max_bytes"),
     ],
 )
 def test_a_cache_that_cannot_work_is_refused_with_its_line(
