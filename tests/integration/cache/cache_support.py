@@ -16,7 +16,7 @@ Reply = Callable[[UpstreamRequest, int], Awaitable[UpstreamResponse] | UpstreamR
 
 
 class Origin:
-    """Answers with ``reply(request, n)`` (n: this path's 1-based request count) and keeps every
+    """Answers with ``reply(request, n)`` (n: the 1-based count of this method on this path) and keeps every
     request it got, so a test asserts what the cache sent upstream, not just what came back."""
 
     def __init__(self, reply: Reply) -> None:
@@ -25,20 +25,25 @@ class Origin:
         self.release = asyncio.Event()
         self.release.set()
 
-    def count(self, target: str) -> int:
-        return sum(1 for r in self.requests if r.target == target)
+    def count(self, target: str, method: str = "GET") -> int:
+        return sum(1 for r in self.requests if r.target == target and r.method == method)
 
     async def __call__(self, request: UpstreamRequest) -> UpstreamResponse:
         self.requests.append(request)
         await self.release.wait()
-        result = self.reply(request, self.count(request.target))
+        result = self.reply(request, self.count(request.target, request.method))
         if isinstance(result, UpstreamResponse):
             return result
         return await result
 
 
-def cached_config(address: str, cache: dict[str, Any] | None = None, **top: Any) -> dict[str, Any]:
-    return route_config(address, {"path": "/", "cache": cache or {}}, **top)
+def cached_config(
+    address: str, rule: dict[str, Any] | None = None, defaults: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """One catch-all route with ``cache: rule``; ``defaults`` is the top-level ``cache:``."""
+    return route_config(
+        address, {"path": "/", "cache": rule or {}}, **({"cache": defaults} if defaults else {})
+    )
 
 
 async def fetch(port: int, path: str, extra: str = "", method: str = "GET") -> RawResponse:

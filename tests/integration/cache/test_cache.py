@@ -7,12 +7,14 @@ import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator
+from typing import Any
 
-from cache_support import Origin, RawClient, cached_config, fetch, get
 from gateway.wire import wait_for
 
 from portway import cache
 from portway.testing import UpstreamRequest, UpstreamResponse, run_gateway, upstream_server
+
+from .cache_support import Origin, RawClient, cached_config, fetch, get
 
 
 def body_of(request: UpstreamRequest, n: int) -> bytes:
@@ -20,8 +22,8 @@ def body_of(request: UpstreamRequest, n: int) -> bytes:
 
 
 @contextlib.asynccontextmanager
-async def gateway(origin: Origin, cache_rule: dict | None = None, **top: object) -> AsyncIterator[int]:
-    async with upstream_server(origin) as up, run_gateway(cached_config(up.address, cache_rule, **top)) as gw:
+async def gateway(origin: Origin, rule: dict[str, Any] | None = None) -> AsyncIterator[int]:
+    async with upstream_server(origin) as up, run_gateway(cached_config(up.address, rule)) as gw:
         yield gw.port
 
 
@@ -212,7 +214,7 @@ async def test_ten_thousand_keys_stay_under_the_memory_bound() -> None:
     origin = Origin(lambda r, n: UpstreamResponse(headers=[("Cache-Control", "max-age=600")], body=body))
     bound = 256 * 1024
     async with upstream_server(origin) as up:
-        config = cached_config(up.address, cache={"store": {"max_bytes": bound}, "max_object": "64KB"})
+        config = cached_config(up.address, defaults={"store": {"max_bytes": bound}, "max_object": "64KB"})
         async with run_gateway(config) as gw:
             client = await RawClient.connect(gw.port)
             for i in range(10_000):
@@ -269,7 +271,7 @@ async def test_a_body_over_max_object_streams_through_uncached() -> None:
         return UpstreamResponse(headers=[("Cache-Control", "max-age=60")], body=parts(), chunked=True)
 
     origin = Origin(reply)
-    async with gateway(origin, cache={"max_object": "64KB"}) as port:
+    async with gateway(origin, {"max_object": "64KB"}) as port:
         for _ in range(2):
             assert (await fetch(port, "/big")).body == big
         assert origin.count("/big") == 2
@@ -283,7 +285,7 @@ async def test_key_headers_and_ranges_from_a_stored_response() -> None:
         )
 
     origin = Origin(reply)
-    async with gateway(origin, cache={"key_headers": ["X-Tenant"]}) as port:
+    async with gateway(origin, {"key_headers": ["X-Tenant"]}) as port:
         assert (await fetch(port, "/t", "X-Tenant: a\r\n")).body == b"a:0123456789"
         assert (await fetch(port, "/t", "X-Tenant: b\r\n")).body == b"b:0123456789"
         assert (await fetch(port, "/t", "X-Tenant: a\r\n")).body == b"a:0123456789"

@@ -11,13 +11,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from cache_support import Origin, cached_config, fetch
 from gateway.wire import wait_for
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
 from portway import cache
 from portway.testing import UpstreamResponse, gateway_process, run_gateway, upstream_server
+
+from .cache_support import Origin, cached_config, fetch
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 pytestmark = pytest.mark.redis
