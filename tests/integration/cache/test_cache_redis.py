@@ -55,7 +55,7 @@ async def test_two_gateway_processes_share_the_cache(tmp_path: Path, prefix: str
     origin = origin_of()
     store = {"store": {"backend": "redis", "redis_url": REDIS_URL, "prefix": prefix}}
     async with upstream_server(origin) as up:
-        config = cached_config(up.address, cache={}) | {"cache": store}
+        config = cached_config(up.address, defaults=store)
         (tmp_path / "a").mkdir()
         (tmp_path / "b").mkdir()
         async with (
@@ -75,7 +75,7 @@ async def test_two_gateway_processes_share_the_cache(tmp_path: Path, prefix: str
 async def test_purge_reaches_redis(prefix: str) -> None:
     origin = origin_of()
     store = {"store": {"backend": "redis", "redis_url": REDIS_URL, "prefix": prefix}}
-    async with upstream_server(origin) as up, run_gateway(cached_config(up.address) | {"cache": store}) as gw:
+    async with upstream_server(origin) as up, run_gateway(cached_config(up.address, defaults=store)) as gw:
         for path in ("/p/1", "/p/2", "/q"):
             await fetch(gw.port, path)
         await wait_for_keys(prefix, 3)
@@ -101,7 +101,7 @@ async def test_a_redis_outage_is_no_caching_with_a_log_line_and_a_metric(
     origin = origin_of()
     store = {"store": {"backend": "redis", "redis_url": dead}}
     caplog.set_level(logging.WARNING, "portway.cache")
-    async with upstream_server(origin) as up, run_gateway(cached_config(up.address) | {"cache": store}) as gw:
+    async with upstream_server(origin) as up, run_gateway(cached_config(up.address, defaults=store)) as gw:
         answers = [await fetch(gw.port, "/o") for _ in range(3)]
         assert [a.status for a in answers] == [200, 200, 200]
         assert [a.body for a in answers] == [b"shared1", b"shared2", b"shared3"]
