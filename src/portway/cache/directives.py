@@ -5,6 +5,8 @@ Rules:
 - A directive given twice keeps its first value: RFC 9111 §4.2.1 lets a cache treat conflicting
   freshness as stale, but the test suite and every cache we compare with read the first one.
 - Anything unparsable is skipped, not fatal: a response with a broken directive is still relayed.
+  That includes whitespace around ``=`` (``max-age = 60``), which the grammar does not allow
+  (``token [ "=" ( token / quoted-string ) ]``).
 """
 
 from __future__ import annotations
@@ -35,10 +37,10 @@ def _items(value: bytes) -> Iterable[tuple[bytes, bytes | None]]:
             yield value[i:end].strip().lower(), None
             i = end + 1
             continue
-        name = value[i:eq].strip().lower()
+        name = value[i:eq].lstrip().lower()
         j = eq + 1
-        while j < n and value[j] in b" \t":
-            j += 1
+        if name != name.rstrip() or value[j : j + 1] in (b" ", b"\t"):
+            name = b""  # whitespace around '=': not a directive (skipped below)
         if j < n and value[j : j + 1] == b'"':
             close = j + 1
             chars = bytearray()

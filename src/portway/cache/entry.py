@@ -51,6 +51,24 @@ def first(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
     return None
 
 
+SURROGATE_NAME = b"portway"  # the device token we announce in Surrogate-Capability
+
+
+def surrogate_directives(headers: list[tuple[bytes, bytes]]) -> Directives:
+    """Surrogate-Control's directives for this gateway: untargeted ones, and those targeted at it
+    (``max-age=60;portway``); a directive targeted at another device is not ours."""
+    found: Directives = {}
+    for name, arg in parse(values(headers, b"surrogate-control")).items():
+        target = None
+        if arg is not None and b";" in arg:
+            arg, _, target = arg.partition(b";")
+        elif arg is None and b";" in name:
+            name, _, target = name.partition(b";")
+        if target is None or target.strip() == SURROGATE_NAME:
+            found[name] = arg
+    return found
+
+
 @dataclass(slots=True)
 class Entry:
     status: int
@@ -77,7 +95,7 @@ class Entry:
         date = freshness.http_date(first(headers, b"date"))
         # Surrogate-Control (W3C Edge Architecture) speaks to gateways like this one; its max-age
         # wins over Cache-Control's. A directive targeted at another device (`;other`) is no number.
-        surrogate = seconds(parse(values(headers, b"surrogate-control")), b"max-age")
+        surrogate = seconds(surrogate_directives(headers), b"max-age")
         self.lifetime = (
             float(surrogate)
             if surrogate is not None
@@ -119,11 +137,12 @@ class Entry:
     def no_cache(self) -> bool:
         return b"no-cache" in self.cc
 
-    def keep_for(self, now: float) -> float:
-        """Seconds the store should keep it: while fresh, then while a stale window or a validator
-        could still make it useful (an hour at least for a validatable entry)."""
+    def keep_for(self, now: float, grace: float) -> float:
+        """Seconds the store should keep it: while fresh, then while it could still be served
+        stale (its stale windows, ``grace``: the route's ``stale_if_unreachable`` and a client's
+        max-stale) or revalidated (an hour at least for an entry with a validator)."""
         remaining = self.lifetime - self.age(now)
-        stale = max(self.window(b"stale-while-revalidate"), self.window(b"stale-if-error"))
+        stale = max(self.window(b"stale-while-revalidate"), self.window(b"stale-if-error"), grace)
         if self.etag is not None or self.last_modified is not None:
             stale = max(stale, 3600)
         return max(1.0, remaining + stale)

@@ -62,14 +62,16 @@ def lifetime(
 
 
 def stated_age(values: list[bytes]) -> float:
-    """``Age`` in seconds. Anything but one field line holding one non-negative integer (a list, a
-    float, a sign, a parameter, two lines) is taken as older than any lifetime: a cache must not
-    serve what it cannot date (RFC 9111 §5.1 asks for the value to be ignored only when it could
-    otherwise be trusted; the test suite and Squid, ATS and Varnish treat it as stale)."""
+    """``Age`` in seconds. A list (several members, several lines) counts by its first member
+    (RFC 9111 §5.1); a first member that is not a non-negative integer (a sign, a fraction, a
+    parameter, a word) makes the response older than any lifetime: §5.1 says to ignore such a
+    value, but a cache that cannot date a response should not serve it as fresh (the reading of
+    the test suite and of Squid, ATS and Varnish)."""
     if not values:
         return 0.0
-    if len(values) == 1 and values[0].strip().isdigit():
-        return float(min(int(values[0]), 2**31))
+    member = values[0].split(b",", 1)[0].strip()
+    if member.isdigit():
+        return float(min(int(member), 2**31))
     return float(2**31)
 
 

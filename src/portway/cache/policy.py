@@ -8,8 +8,10 @@ Rules:
 - A stored response is served when fresh and the request's ``max-age`` / ``min-fresh`` allow it;
   stale only with the request's ``max-stale`` or within ``stale-while-revalidate`` (then one
   background revalidation per key), never with ``must-revalidate`` / ``proxy-revalidate`` /
-  ``s-maxage``. A request's ``no-cache`` (or ``Pragma: no-cache``) and a stored ``no-cache``
-  always validate. ``only-if-cached`` with nothing servable is a 504 (§5.2.1.7).
+  ``s-maxage``. A request's ``no-cache`` and a stored ``no-cache`` always validate (``Pragma`` is
+  deprecated, RFC 9111 §5.4, and ignored). ``only-if-cached`` with nothing servable is a 504.
+- Requests sent upstream announce the gateway as a surrogate (``Surrogate-Capability``), so an
+  origin may target ``Surrogate-Control`` directives at it.
 - Validation: the client's own ``If-None-Match`` / ``If-Modified-Since`` are held back and ours
   (the stored ``ETag`` / ``Last-Modified``) sent instead; the client's are evaluated on the result.
 - A request with credentials (``Authorization``, or an identity the gateway verified) is never
@@ -26,8 +28,8 @@ from functools import partial
 from portway.cache import keys
 from portway.cache.answers import CONDITIONALS, conditional_matches, hit_headers, not_modified
 from portway.cache.collapse import Inflight
-from portway.cache.directives import Directives, parse, seconds
-from portway.cache.entry import Entry, first, values
+from portway.cache.directives import parse, seconds
+from portway.cache.entry import SURROGATE_NAME, Entry, first, values
 from portway.cache.lookup import Lookup
 from portway.cache.ranges import UNSATISFIABLE, single_range
 from portway.cache.respond import Responses
@@ -37,7 +39,7 @@ from portway.contract import Answer
 from portway.errors import ClientError
 from portway.policies.base import Context, Denial, PolicyResult
 
-_NO_CACHE: Directives = {b"no-cache": None}
+_CAPABILITY = (b"surrogate-capability", SURROGATE_NAME + b'="Surrogate/1.0"')
 
 
 def select(found: list[Entry], headers: list[tuple[bytes, bytes]]) -> Entry | None:
@@ -71,9 +73,7 @@ class Cache(Responses):
         if head.method != "GET" and head.method != "HEAD":
             return None
         headers = head.headers
-        cc = parse(values(headers, b"cache-control"))
-        if not cc and b"no-cache" in (first(headers, b"pragma") or b"").lower():
-            cc = _NO_CACHE  # RFC 9111 §5.4: Pragma only counts without Cache-Control
+        cc = parse(values(headers, b"cache-control"))  # (Pragma is deprecated: RFC 9111 §5.4)
         credentialed = ctx.identity is not None or first(headers, b"authorization") is not None
         lookup = Lookup(keys.primary(head, ctx.query), cc, self.clock(), credentialed)
         ctx.notes = {"cache": lookup} if ctx.notes is None else {**ctx.notes, "cache": lookup}
@@ -176,6 +176,7 @@ class Cache(Responses):
         if b"only-if-cached" in lookup.request_cc:
             return self._only_if_cached()
         ctx.fallback = partial(self._upstream_failed, lookup)
+        ctx.upstream_headers.append(_CAPABILITY)
         if not self.rule.collapse or ctx.head.method != "GET" or lookup.credentialed:
             return None
         leads, future = self.inflight.join(lookup.key, self.rule.collapse_wait)
@@ -212,7 +213,7 @@ class Cache(Responses):
         background = Lookup(lookup.key, lookup.request_cc, self.clock(), lookup.credentialed)
         background.fwd, background.stale, background.validating = b"stale", entry, True
         _, background.lead = self.inflight.join(lookup.key, self.rule.collapse_wait)
-        validators = []
+        validators = [_CAPABILITY]
         if entry.etag is not None:
             validators.append((b"if-none-match", entry.etag))
         if entry.last_modified is not None:

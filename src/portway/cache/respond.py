@@ -10,7 +10,9 @@ Rules:
 - A body over ``max_object`` (by ``Content-Length``, or once that many bytes went by) streams
   through and is not kept; the filter keeps a copy only while it stays under.
 - ``stale-if-error``: a 500, 502, 503 or 504 answer, or no answer at all (upstream down), while the
-  stored response is within the window (the response's or the request's) and not must-revalidate.
+  stored response is within the window (the response's or the request's); with no answer at all
+  also within the route's ``stale_if_unreachable``. Never with must-revalidate, proxy-revalidate,
+  s-maxage or no-cache.
 - An unsafe method's non-error response invalidates its URI and the same-origin ``Location`` and
   ``Content-Location`` it names.
 """
@@ -24,7 +26,7 @@ from portway.cache import keys
 from portway.cache.answers import Replace, conditional_matches, hit_headers, merged, not_modified
 from portway.cache.collapse import Inflight
 from portway.cache.directives import parse, seconds
-from portway.cache.entry import Entry, storable_headers, values
+from portway.cache.entry import Entry, storable_headers, surrogate_directives, values
 from portway.cache.freshness import HEURISTIC_STATUSES
 from portway.cache.lookup import Lookup
 from portway.cache.store import Store
@@ -104,18 +106,21 @@ class Responses:
         reply.status, reply.reason, reply.headers = entry.status, b"", headers
         return Replace(body)
 
-    def _may_serve_on_error(self, lookup: Lookup, entry: Entry, now: float) -> bool:
-        if entry.must_revalidate:
+    def _may_serve_on_error(self, lookup: Lookup, entry: Entry, now: float, unreachable: float = 0.0) -> bool:
+        """RFC 5861 §4 (and §4.2.4 of RFC 9111 when no answer came at all, ``unreachable``)."""
+        if entry.must_revalidate or entry.no_cache:
             return False
-        window = max(entry.window(b"stale-if-error"), seconds(lookup.request_cc, b"stale-if-error") or 0)
-        return entry.age(now) - entry.lifetime <= window and window > 0
+        window = max(
+            entry.window(b"stale-if-error"), seconds(lookup.request_cc, b"stale-if-error") or 0, unreachable
+        )
+        return window > 0 and entry.age(now) - entry.lifetime <= window
 
     def _upstream_failed(self, lookup: Lookup) -> Answer | None:
         """No answer came (upstream down, timed out): the stale response if stale-if-error allows."""
         self._release(lookup)
         entry = lookup.stale
         now = self.clock()
-        if entry is None or not self._may_serve_on_error(lookup, entry, now):
+        if entry is None or not self._may_serve_on_error(lookup, entry, now, self.rule.stale_if_unreachable):
             return None
         ttl = int(entry.lifetime - entry.age(now))
         status = b"portway; hit; ttl=%d; fwd=stale; detail=stale-if-error" % ttl
@@ -130,13 +135,15 @@ class Responses:
             return b"request-no-store"
         headers = reply.headers
         cc = parse(v for n, v in headers if n.lower() == b"cache-control")
+        surrogate = surrogate_directives([(n.lower(), v) for n, v in headers])
+        if b"no-store" in surrogate:
+            return b"no-store"
         if b"must-understand" in cc:  # §5.2.2.3: stored only by a cache that knows the status
             if status not in UNDERSTOOD:
                 return b"must-understand"
-        elif b"no-store" in cc:  # (with must-understand, a cache that understands ignores no-store)
-            return b"no-store"
-        surrogate = parse(v for n, v in headers if n.lower() == b"surrogate-control")
-        if b"no-store" in surrogate:
+        elif b"no-store" in cc and b"max-age" not in surrogate:
+            # (must-understand overrides no-store for a cache that understands the status, and
+            # Surrogate-Control, addressed to surrogates, overrides Cache-Control for them)
             return b"no-store"
         if b"private" in cc:
             return b"private"
@@ -157,7 +164,7 @@ class Responses:
 
     def _keep(self, lookup: Lookup, entry: Entry, now: float) -> None:
         """Store ``entry``, then let the followers of its key look again."""
-        done = self.store.put(lookup.key, entry, entry.keep_for(now))
+        done = self.store.put(lookup.key, entry, entry.keep_for(now, self.rule.stale_if_unreachable))
         if done is None:
             self._release(lookup)
         else:

@@ -14,7 +14,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from portway.config.models_base import Model
 from portway.config.security import RateLimitStore
-from portway.config.units import PositiveDuration, PositiveSize
+from portway.config.units import Duration, PositiveDuration, PositiveSize
 from portway.headers import HOP_BY_HOP
 
 _TOKEN = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
@@ -66,6 +66,9 @@ class CacheRule(Model):
     collapse: bool = True  # concurrent misses for one key: one upstream request
     collapse_wait: PositiveDuration = 5.0  # how long the others wait for it before going themselves
     max_heuristic: PositiveDuration = 86400.0  # cap of a heuristic lifetime (10% of Last-Modified age)
+    # With the upstream unreachable (no answer at all), a stored response up to this long past its
+    # lifetime is served instead of the error (RFC 9111 §4.2.4 allows it when disconnected); 0: never.
+    stale_if_unreachable: Duration = 60.0
 
     @field_validator("max_object")
     @classmethod
@@ -89,6 +92,13 @@ class CacheRule(Model):
     def _wait(cls, value: float) -> float:
         if value > 60:
             raise ValueError("longer than 60s: clients give up first; use a shorter wait")
+        return value
+
+    @field_validator("stale_if_unreachable")
+    @classmethod
+    def _unreachable(cls, value: float) -> float:
+        if value > 7 * 86400:
+            raise ValueError("longer than 7d: a week-old answer is no answer; use stale-if-error")
         return value
 
 

@@ -256,8 +256,9 @@ async def test_request_directives() -> None:
         assert (await fetch(port, "/d", "Cache-Control: only-if-cached\r\n")).body == b"/d #1"
         assert (await fetch(port, "/d", "Cache-Control: max-age=10\r\n")).body == b"/d #2"  # too old for it
         assert (await fetch(port, "/d", "Cache-Control: min-fresh=50\r\n")).body == b"/d #3"
-        assert (await fetch(port, "/d", "Pragma: no-cache\r\n")).body == b"/d #4"
-        assert (await fetch(port, "/d")).body == b"/d #4"
+        assert (await fetch(port, "/d", "Cache-Control: no-cache\r\n")).body == b"/d #4"
+        assert (await fetch(port, "/d", "Pragma: no-cache\r\n")).body == b"/d #4"  # deprecated, ignored
+        assert origin.requests[-1].header("surrogate-capability") == 'portway="Surrogate/1.0"'
 
 
 async def test_a_body_over_max_object_streams_through_uncached() -> None:

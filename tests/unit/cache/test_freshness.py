@@ -57,7 +57,9 @@ def test_the_corrected_initial_age() -> None:
     # apparent age (response_time - Date) against Age + response delay: the larger one
     assert freshness.initial_age([], NOW - 30, NOW - 2, NOW) == 30
     assert freshness.initial_age([b"100"], NOW, NOW - 2, NOW) == 102
-    for unreadable in ([b"junk"], [b"-5"], [b"1.5"], [b"0, 0"], [b"0", b"0"], [b"10;a=1"]):
+    assert freshness.initial_age([b"0,7200"], None, NOW, NOW) == 0  # a list: its first member
+    assert freshness.initial_age([b"7200", b"0"], None, NOW, NOW) == 7200
+    for unreadable in ([b"junk"], [b"-5"], [b"1.5"], [b"10;a=1"]):
         assert freshness.initial_age(unreadable, None, NOW, NOW) == 2**31, unreadable
 
 
