@@ -16,15 +16,10 @@ _304_KEEPS = frozenset(  # RFC 9110 §15.4.5: what a 304 carries of the response
 # Fields a 304 does not update (RFC 9111 §3.2 leaves framing alone; the suite and every cache we
 # compare with also keep the stored validator and content metadata: the body is the stored one).
 _NOT_UPDATED = frozenset({b"content-encoding", b"content-length", b"content-md5", b"content-range", b"etag"})
-# What the gateway consumes: Surrogate-Control is for surrogates and not passed on (W3C Edge Arch.).
-NOT_SENT = frozenset({b"age", b"surrogate-control"})
 
 
 def hit_headers(entry: Entry, now: float, status: bytes) -> list[tuple[bytes, bytes]]:
-    headers = [h for h in entry.headers if h[0] not in NOT_SENT]
-    headers.append((b"age", b"%d" % int(entry.age(now))))
-    headers.append((b"cache-status", status))
-    return headers
+    return [*entry.sent, (b"age", b"%d" % int(entry.age(now))), (b"cache-status", status)]
 
 
 def not_modified(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:

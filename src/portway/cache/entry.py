@@ -84,6 +84,7 @@ class Entry:
     etag: bytes | None = field(init=False)
     last_modified: bytes | None = field(init=False)
     size: int = field(init=False)
+    sent: list[tuple[bytes, bytes]] = field(init=False)  # the headers a hit sends, before Age
 
     def __post_init__(self) -> None:
         self.refresh()
@@ -114,6 +115,9 @@ class Entry:
         self.etag = first(headers, b"etag")
         self.last_modified = first(headers, b"last-modified")
         self.size = len(self.body) + sum(len(n) + len(v) for n, v in headers) + OVERHEAD
+        # What the gateway consumes is not sent on: its own Age is computed per hit, and
+        # Surrogate-Control is for surrogates (W3C Edge Architecture).
+        self.sent = [h for h in headers if h[0] != b"age" and h[0] != b"surrogate-control"]
 
     @property
     def secondary(self) -> bytes:

@@ -31,6 +31,14 @@ class MemoryStore:
         if not secondaries:
             return []
         now = self.clock()
+        if len(secondaries) == 1:  # the common case: one variant, no list copy
+            slot = (key, secondaries[0])
+            entry, until = self._entries[slot]
+            if until <= now:
+                self._drop(slot)
+                return []
+            self._entries.move_to_end(slot)
+            return [entry]
         found = []
         for secondary in list(secondaries):
             slot = (key, secondary)

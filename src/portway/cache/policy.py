@@ -39,6 +39,9 @@ from portway.contract import Answer
 from portway.errors import ClientError
 from portway.policies.base import Context, Denial, PolicyResult
 
+# Request fields that change what a stored response answers (the fast path in Cache.request
+# checks for none of them; credentials only matter for what is stored: RFC 9111 §3.5).
+_READ = frozenset({b"cache-control", b"if-none-match", b"if-modified-since", b"range"})
 _CAPABILITY = (b"surrogate-capability", SURROGATE_NAME + b'="Surrogate/1.0"')
 
 
@@ -73,11 +76,26 @@ class Cache(Responses):
         if head.method != "GET" and head.method != "HEAD":
             return None
         headers = head.headers
+        plain = True  # no field the cache has to read: a fresh stored response answers as it is
+        for name, _ in headers:
+            if name in _READ:
+                plain = False
+                break
+        key = keys.primary(head, ctx.query)
+        found = self.store.variants(key)
+        if plain and type(found) is list and found:
+            entry = found[0] if not found[0].vary else select(found, headers)
+            if entry is not None and not entry.no_cache:
+                now = self.clock()
+                ttl = entry.lifetime - entry.age(now)
+                if ttl > 0:
+                    return Answer(
+                        entry.status, hit_headers(entry, now, b"portway; hit; ttl=%d" % ttl), entry.body
+                    )
         cc = parse(values(headers, b"cache-control"))  # (Pragma is deprecated: RFC 9111 §5.4)
         credentialed = ctx.identity is not None or first(headers, b"authorization") is not None
-        lookup = Lookup(keys.primary(head, ctx.query), cc, self.clock(), credentialed)
+        lookup = Lookup(key, cc, self.clock(), credentialed)
         ctx.notes = {"cache": lookup} if ctx.notes is None else {**ctx.notes, "cache": lookup}
-        found = self.store.variants(lookup.key)
         if isinstance(found, list):
             return self._decide(ctx, lookup, found)
         return self._decide_later(ctx, lookup, found)
