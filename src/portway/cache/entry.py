@@ -40,6 +40,17 @@ def storable_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, by
     return [(n.lower(), v) for n, v in headers if n.lower() not in _NOT_STORED and n.lower() not in named]
 
 
+def withheld(cc: Directives) -> set[bytes]:
+    """Fields a shared cache must not store: those ``no-cache="..."`` and ``private="..."`` name
+    (RFC 9111 §5.2.2.4, §5.2.2.7); the rest of the response may be stored and reused."""
+    names: set[bytes] = set()
+    for directive in (b"no-cache", b"private"):
+        arg = cc.get(directive)
+        if arg:
+            names.update(n.strip().lower() for n in arg.split(b",") if n.strip())
+    return names
+
+
 def values(headers: list[tuple[bytes, bytes]], name: bytes) -> list[bytes]:
     return [v for n, v in headers if n == name]
 
@@ -139,7 +150,8 @@ class Entry:
 
     @property
     def no_cache(self) -> bool:
-        return b"no-cache" in self.cc
+        """Validated on every use; ``no-cache="Field"`` instead names fields not stored (§5.2.2.4)."""
+        return b"no-cache" in self.cc and self.cc[b"no-cache"] is None
 
     def keep_for(self, now: float, grace: float) -> float:
         """Seconds the store should keep it: while fresh, then while it could still be served

@@ -4,7 +4,8 @@ methods (§4.4). The request side is policy.py.
 
 Rules:
 - Stored: a final response to GET (not 206, not 304) that no ``no-store`` forbids, not
-  ``private`` (a shared cache), not ``Vary: *``, with explicit freshness (``s-maxage``,
+  ``private`` (a shared cache; ``private="Field"`` and ``no-cache="Field"`` only keep those fields
+  out of the stored response), not ``Vary: *``, with explicit freshness (``s-maxage``,
   ``max-age``, ``Expires``), ``public``, or a heuristically cacheable status (§3). To a request
   with credentials only with ``public``, ``s-maxage`` or ``must-revalidate`` (§3.5).
 - A body over ``max_object`` (by ``Content-Length``, or once that many bytes went by) streams
@@ -26,7 +27,7 @@ from portway.cache import keys
 from portway.cache.answers import Replace, conditional_matches, hit_headers, merged, not_modified
 from portway.cache.collapse import Inflight
 from portway.cache.directives import parse, seconds
-from portway.cache.entry import Entry, storable_headers, surrogate_directives, values
+from portway.cache.entry import Entry, storable_headers, surrogate_directives, values, withheld
 from portway.cache.freshness import HEURISTIC_STATUSES
 from portway.cache.lookup import Lookup
 from portway.cache.store import Store
@@ -85,6 +86,9 @@ class Responses:
             detail = b"portway; fwd=%b; fwd-status=%d; detail=%b" % (lookup.fwd, status, refused)
             reply.headers.append((b"cache-status", detail))
             return None
+        withheld_fields = withheld(parse(values(headers, b"cache-control")))
+        if withheld_fields:
+            headers = [h for h in headers if h[0] not in withheld_fields]
         names = keys.vary_names(values(headers, b"vary")) or []
         vary = keys.secondary([*self.key_headers, *names], ctx.head.headers)
         stored = b"portway; fwd=%b; fwd-status=%d; stored" % (lookup.fwd, status)
@@ -145,7 +149,7 @@ class Responses:
             # (must-understand overrides no-store for a cache that understands the status, and
             # Surrogate-Control, addressed to surrogates, overrides Cache-Control for them)
             return b"no-store"
-        if b"private" in cc:
+        if b"private" in cc and not cc[b"private"]:  # (a qualified private withholds fields only)
             return b"private"
         if lookup.credentialed and not (b"public" in cc or b"s-maxage" in cc or b"must-revalidate" in cc):
             return b"authorization"

@@ -296,3 +296,22 @@ async def test_key_headers_and_ranges_from_a_stored_response() -> None:
         beyond = await fetch(port, "/t", "X-Tenant: a\r\nRange: bytes=50-\r\n")
         assert beyond.status == 416 and beyond.header("content-range") == "bytes */12"
         assert origin.count("/t") == 2
+
+
+async def test_fields_named_by_no_cache_or_private_are_withheld_the_rest_is_reused() -> None:
+    def reply(request: UpstreamRequest, n: int) -> UpstreamResponse:
+        headers = [
+            ("Cache-Control", 'no-cache="A", private="B", max-age=60'),
+            ("A", "1"),
+            ("B", "2"),
+            ("C", "3"),
+        ]
+        return UpstreamResponse(headers=headers, body=body_of(request, n))
+
+    origin = Origin(reply)
+    async with gateway(origin) as port:
+        first = await fetch(port, "/w")
+        assert (first.header("a"), first.header("b"), first.header("c")) == ("1", "2", "3")
+        hit = await fetch(port, "/w")
+        assert hit.body == b"/w #1" and origin.count("/w") == 1
+        assert (hit.header("a"), hit.header("b"), hit.header("c")) == (None, None, "3")
