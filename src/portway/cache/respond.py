@@ -14,6 +14,8 @@ Rules:
   stored response is within the window (the response's or the request's); with no answer at all
   also within the route's ``stale_if_unreachable``. Never with must-revalidate, proxy-revalidate,
   s-maxage or no-cache.
+- A 200 to a HEAD that went upstream for a stale entry freshens it like a 304 when it describes
+  the same response (§4.3.5: matching validators, or lengths without them).
 - An unsafe method's non-error response invalidates its URI and the same-origin ``Location`` and
   ``Content-Location`` it names.
 """
@@ -79,6 +81,8 @@ class Responses:
         if any(n.lower() == b"surrogate-control" for n, _ in reply.headers):
             reply.headers = [h for h in reply.headers if h[0].lower() != b"surrogate-control"]
         if ctx.head.method == "HEAD":
+            if stale is not None and status == 200 and _describes(reply.headers, stale):
+                self._keep(lookup, merged(stale, reply.headers, lookup.request_time, now), now)
             reply.headers.append((b"cache-status", b"portway; fwd=" + lookup.fwd))
             return None
         if refused is not None:
@@ -197,6 +201,19 @@ class Responses:
             done = self.store.delete(key)
             if not isinstance(done, int):
                 spawn(_drain(done), name=f"cache invalidate {key}")
+
+
+def _describes(headers: list[tuple[bytes, bytes]], entry: Entry) -> bool:
+    """A 200 to HEAD is about the stored response (RFC 9111 §4.3.5: its headers freshen it) when
+    their validators agree, or, with none on either side, their lengths do."""
+    fields = {n.lower(): v for n, v in headers}
+    etag, modified = fields.get(b"etag"), fields.get(b"last-modified")
+    if entry.etag is not None or etag is not None:
+        return etag == entry.etag
+    if entry.last_modified is not None or modified is not None:
+        return modified == entry.last_modified
+    length = fields.get(b"content-length")
+    return length is None or length == b"%d" % len(entry.body)
 
 
 async def _drain(done: Awaitable[int]) -> None:

@@ -112,3 +112,19 @@ async def test_a_304_is_merged_into_the_stored_response(clock: Clock) -> None:
     assert reply.status == 200 and (b"x-version", b"2") in reply.headers
     hit = cache.request(Ctx())
     assert isinstance(hit, Answer) and (b"x-version", b"2") in hit.headers
+
+
+async def test_a_200_to_head_freshens_the_stored_response_it_describes(clock: Clock) -> None:
+    cache = policy(clock, b"max-age=10", etag=b'"v1"')
+    clock.now = T0 + 20
+    head = Ctx("HEAD")
+    assert cache.request(head) is None  # stale: the HEAD goes upstream
+    other = Reply(200, b"OK", [(b"ETag", b'"v2"'), (b"Cache-Control", b"max-age=1000")])
+    assert cache.response(head, other) is None
+    assert cache.request(Ctx()) is None  # another response's validator: nothing freshened
+    head = Ctx("HEAD")
+    cache.request(head)
+    same = Reply(200, b"OK", [(b"ETag", b'"v1"'), (b"Cache-Control", b"max-age=1000"), (b"X-New", b"1")])
+    cache.response(head, same)
+    hit = cache.request(Ctx())
+    assert isinstance(hit, Answer) and hit.body == b"body" and (b"x-new", b"1") in hit.headers
