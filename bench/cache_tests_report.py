@@ -15,7 +15,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-OTHERS = {"nginx": "nginx.json", "Varnish": "varnish.json", "Squid": "squid.json", "ATS": "trafficserver.json"}
+OTHERS = {
+    "nginx": "nginx.json",
+    "Varnish": "varnish.json",
+    "Squid": "squid.json",
+    "ATS": "trafficserver.json",
+}
 KINDS = ("required", "optimal", "check")
 
 
@@ -46,24 +51,27 @@ def main(argv: list[str]) -> int:
     listing, results_dir, ours_path = Path(argv[1]), Path(argv[2]), Path(argv[3])
     tests = {t["id"]: t for t in json.loads(listing.read_text()) if not t["browser_only"]}
     sizes = {kind: sum(1 for t in tests.values() if t["kind"] == kind) for kind in KINDS}
-    rows = {"portway": count(tests, json.loads(ours_path.read_text()))}
+    ours_results = json.loads(ours_path.read_text())
+    rows = {"portway": count(tests, ours_results)}
     for name, file in OTHERS.items():
         rows[name] = count(tests, json.loads((results_dir / file).read_text()))
-    print(f"| cache ({len(tests)} reverse-proxy tests) | " + " | ".join(f"{k} ({sizes[k]})" for k in KINDS) + " | total |")
+    print(
+        f"| cache ({len(tests)} reverse-proxy tests) | "
+        + " | ".join(f"{k} ({sizes[k]})" for k in KINDS)
+        + " | total |"
+    )
     print("|---|" + "---:|" * (len(KINDS) + 1))
     for name, row in rows.items():
         print(f"| {name} | " + " | ".join(str(row["kinds"][k]) for k in KINDS) + f" | {row['total']} |")
     ours = rows["portway"]["passed"]
-    regressions = sorted(
-        t for t in rows["nginx"]["passed"] - ours if tests[t]["kind"] == "required"
-    )
+    regressions = sorted(t for t in rows["nginx"]["passed"] - ours if tests[t]["kind"] == "required")
     print(f"\nrequired tests nginx passes and portway does not: {len(regressions)}")
     for test_id in regressions:
         print(f"- {test_id}: {tests[test_id]['name']}")
     if "--failures" in argv:
         print("\nportway, not passed:")
         for test_id, test in tests.items():
-            v = verdict(tests, json.loads(ours_path.read_text()), test_id)
+            v = verdict(tests, ours_results, test_id)
             if v != "pass":
                 print(f"- [{test['kind']}] {test_id} ({v}): {test['name']}")
     return 0
