@@ -2,10 +2,11 @@
 for that key wait for its outcome instead of each sending their own.
 
 Rules:
-- The first request for a key leads; a lead older than the wait is taken over (a leader whose
-  client vanished before any answer never releases: the next request must not wait on it forever).
-- A leader releases its key when its response was stored, refused for storage, failed or aborted;
-  only its own lead (one that was taken over leaves the newer in place).
+- The first request for a key leads; a lead older than the wait is taken over (a lead that is
+  never released, by a bug or a lost callback, must not hold its key: the wait bounds it).
+- A leader releases its key when its response was stored, refused for storage, failed or aborted,
+  or its client went before any answer; only its own lead (one that was taken over leaves the
+  newer in place).
 - A follower waits at most ``wait`` seconds, then looks the key up again and goes upstream itself
   when nothing servable was stored.
 """

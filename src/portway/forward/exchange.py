@@ -388,6 +388,9 @@ class Exchange(Connecting):
         up, self.up = self.up, None
         if up is not None:
             up.detach()  # the upstream request is aborted with the client's
+        fallback, self.fallback = self.fallback, None
+        if fallback is not None and self.phase is not _RESPONDING:
+            fallback()  # no answer will come: the policy hears it (its answer has nobody to go to)
         self._complete(self.status if self.phase is _TUNNEL else 499)
 
     def on_upstream_error(self, error: UpstreamError) -> None:

@@ -57,8 +57,9 @@ class Context(Protocol):
     # What a policy's request hook leaves for its own response hook (the cache's lookup), by policy name.
     notes: dict[str, object] | None
     # Asked once when the upstream gives no answer at all (down, timed out), before the error is
-    # rendered: an Answer to send instead (a cache's stale-if-error), or None for the error (the
-    # cache also learns there that a collapsed miss it leads came to nothing).
+    # rendered: an Answer to send instead (a cache's stale-if-error), or None for the error. Also
+    # asked when the client goes before any answer (what it returns then goes nowhere): the cache
+    # learns there that a collapsed miss it leads came to nothing.
     fallback: Callable[[], Answer | None] | None
 
     @property

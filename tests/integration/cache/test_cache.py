@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import socket
+import struct
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -315,3 +317,32 @@ async def test_fields_named_by_no_cache_or_private_are_withheld_the_rest_is_reus
         hit = await fetch(port, "/w")
         assert hit.body == b"/w #1" and origin.count("/w") == 1
         assert (hit.header("a"), hit.header("b"), hit.header("c")) == (None, None, "3")
+
+
+async def test_followers_go_on_when_the_leaders_client_goes() -> None:
+    origin = Origin(lambda r, n: UpstreamResponse(headers=[("Cache-Control", "max-age=60")], body=b"late"))
+    origin.release.clear()
+    async with (
+        upstream_server(origin) as up,
+        run_gateway(cached_config(up.address, {"collapse_wait": "60s"})) as gw,
+    ):
+        inflight = gw.gateway.policy_state.cache().inflight
+        leader = await RawClient.connect(gw.port)
+        await leader.send(get("/gone"))
+        await wait_for(lambda: origin.count("/gone") == 1)
+        followers = [await RawClient.connect(gw.port) for _ in range(3)]
+        for client in followers:
+            await client.send(get("/gone"))
+        await wait_for(lambda: inflight.waiting == 3)
+        # the leader's client resets its connection (a FIN alone may be a half-close, and the
+        # server keeps answering it): the gateway hears of it at once
+        raw = leader.writer.get_extra_info("socket")
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        leader.writer.transport.abort()
+        # released at once, not after the 60 s wait: each goes upstream itself
+        await wait_for(lambda: inflight.waiting == 0 and origin.count("/gone") == 4)
+        origin.release.set()
+        responses = [await client.read_response() for client in followers]
+        for client in followers:
+            await client.close()
+        assert {r.body for r in responses} == {b"late"}
