@@ -110,7 +110,10 @@ class CacheDefaults(CacheRule):
     @model_validator(mode="after")
     def _fits(self) -> CacheDefaults:
         if self.store.backend == "memory" and self.max_object > self.store.max_bytes:
-            raise ValueError("max_object is larger than store.max_bytes: no object would ever fit")
+            raise ValueError(
+                f"max_object ({self.max_object} bytes) is larger than store.max_bytes"
+                f" ({self.store.max_bytes}): no object would fit; lower max_object or raise max_bytes"
+            )
         return self
 
 
