@@ -32,7 +32,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ),
     ("accept", ("portway.server",)),
     ("route", ("portway.routing",)),
-    ("policies", ("portway.policies", "portway.compression")),
+    ("policies", ("portway.cache", "portway.policies", "portway.compression")),
     ("upstream", ("portway.upstream",)),
     ("forward", ("portway.forward",)),
     ("trace", ("portway.tracing",)),

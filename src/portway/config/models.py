@@ -14,6 +14,7 @@ from pydantic import Field, field_validator, model_validator
 
 from portway.config.admin import AdminListener
 from portway.config.aggregate import Aggregate
+from portway.config.cache import CacheDefaults, CacheRule
 from portway.config.compression import Compression, RouteCompression
 from portway.config.hostport import parse_hostport
 from portway.config.local import ServiceConfig
@@ -161,6 +162,7 @@ class Route(Model):
     headers: HeaderTransforms | Literal[False] | None = None  # None: the gateway-wide `headers`
     aggregate: Aggregate | None = None  # answer with JSON merged from parallel calls (GET, HEAD)
     compression: RouteCompression | None = None  # None: the top-level `compression`, False: off
+    cache: CacheRule | Literal[False] | None = None  # RFC 9111 response cache (docs/cache.md); off unless set
 
     @field_validator("path", "rewrite")
     @classmethod
@@ -250,6 +252,7 @@ class GatewayConfig(Model):
     trusted_proxies: CidrList = []
     auth: AuthConfig = AuthConfig()
     rate_limit_store: RateLimitStore = RateLimitStore()
+    cache: CacheDefaults = CacheDefaults()  # the cache's store and its routes' defaults (docs/cache.md)
     cors: CorsConfig | None = None
     ip: IpRules | None = None
     headers: HeaderTransforms | None = None  # header transforms for routes without their own

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 
 from portway.contract import Answer, RequestHead, Responder
 from portway.errors import (
@@ -31,6 +31,7 @@ from portway.errors import (
 )
 from portway.forward import heads
 from portway.forward.attempts import Attempts, Discard
+from portway.forward.background import NoClient
 from portway.forward.connecting import Connecting
 from portway.forward.phases import TRANSITIONS, Phase
 from portway.forward.retry import may_replay
@@ -53,8 +54,9 @@ _POLICIES, _CONNECTING, _FORWARDING, _RESPONDING, _TUNNEL, _DONE = Phase
 class Exchange(Connecting):
     # fmt: off
     __slots__ = (
-        "_client_ip", "access_log", "body_filter", "bytes_in", "chunk_out", "client_path", "head_out",
-        "identity", "keep_client", "out_start", "response_headers", "status", "up_read_paused",
+        "_client_ip", "access_log", "body_filter", "bytes_in", "chunk_out", "client_path", "fallback",
+        "head_out", "identity", "keep_client", "notes", "out_start", "response_headers", "status",
+        "up_read_paused",
     )
     # fmt: on
     trace_id = ""  # the access log's trace_id; a class default, set per request by tracing.TracedExchange
@@ -99,6 +101,8 @@ class Exchange(Connecting):
         )
         self.upstream_headers: list[tuple[bytes, bytes]] = []
         self.response_headers: list[tuple[bytes, bytes]] = []
+        self.notes: dict[str, object] | None = None  # policies' own per-request state (policies/base.py)
+        self.fallback: Callable[[], Answer | None] | None = None  # answers an upstream that gave none
         self._client_ip: str | None = None
         self.attempts = None if route.retry is None else Attempts(route.retry, head.has_body)
         self.counted = False  # in the upstream's `in_flight` (max_concurrent)
@@ -121,6 +125,32 @@ class Exchange(Connecting):
         if self._client_ip is None:
             self._client_ip = self.rules.client_ip(self.head)
         return self._client_ip
+
+    def background(
+        self,
+        headers: list[tuple[bytes, bytes]],
+        upstream_headers: list[tuple[bytes, bytes]],
+        notes: dict[str, object],
+        fallback: Callable[[], Answer | None] | None,
+    ) -> None:
+        """This request again, bodiless, on an exchange of its own that answers nobody; its
+        response runs through the response hooks only (the request hooks already ran for it)."""
+        head = self.head
+        copy = RequestHead(
+            head.method, head.target, "1.1", headers, True, False, head.client_ip, head.client_port,
+            time.perf_counter(),
+        )  # fmt: skip
+        copy.host = head.host
+        copy.request_id = head.request_id + "-bg"
+        exchange = Exchange(
+            copy, NoClient(), self.route, self.client_path, self.path, self.query, self.rules, None
+        )
+        exchange.identity = self.identity
+        exchange.upstream_headers = [*self.upstream_headers, *upstream_headers]
+        exchange.notes = notes
+        exchange.fallback = fallback
+        exchange.request_done = True
+        exchange._forward()
 
     # -- start: the route's policies ---------------------------------------------------------------
     def start(self) -> Denial | None:
@@ -160,6 +190,10 @@ class Exchange(Connecting):
         if isinstance(denial, ClientError):
             return ClientError(denial.status, denial.detail, [*denial.headers, *extra])
         return Answer(denial.status, [*denial.headers, *extra], denial.body, denial.content_type)
+
+    def _denied_headers(self, answer: Answer) -> Answer:
+        extra = self.response_headers
+        return Answer(answer.status, [*answer.headers, *extra], answer.body) if extra else answer
 
     def _hold_client(self) -> None:
         if self.head.has_body and not self.client_held:
@@ -378,6 +412,9 @@ class Exchange(Connecting):
         up, self.up = self.up, None
         if up is not None:
             up.detach()  # the upstream request is aborted with the client's
+        fallback, self.fallback = self.fallback, None
+        if fallback is not None and self.phase is not _RESPONDING:
+            fallback()  # no answer will come: the policy hears it (its answer has nobody to go to)
         self._complete(self.status if self.phase is _TUNNEL else 499)
 
     def on_upstream_error(self, error: UpstreamError) -> None:
@@ -424,6 +461,12 @@ class Exchange(Connecting):
         if self.phase is _RESPONDING:
             self._complete(self.status)
             self.client.abort()
+            return
+        fallback, self.fallback = self.fallback, None
+        answer = fallback() if fallback is not None else None
+        if answer is not None:  # a policy had something to send instead (a cache's stale-if-error)
+            self._complete(answer.status)
+            self.client.answer(self._denied_headers(answer), self.head)
             return
         self._complete(error.status)
         self.client.refuse(error, self.head)

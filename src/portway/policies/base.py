@@ -61,6 +61,13 @@ class Context(Protocol):
     upstream_headers: list[tuple[bytes, bytes]]
     response_headers: list[tuple[bytes, bytes]]
     request_filter: BodyFilter | None  # what the request body streams through on its way up
+    # What a policy's request hook leaves for its own response hook (the cache's lookup), by policy name.
+    notes: dict[str, object] | None
+    # Asked once when the upstream gives no answer at all (down, timed out), before the error is
+    # rendered: an Answer to send instead (a cache's stale-if-error), or None for the error. Also
+    # asked when the client goes before any answer (what it returns then goes nowhere): the cache
+    # learns there that a collapsed miss it leads came to nothing.
+    fallback: Callable[[], Answer | None] | None
 
     @property
     def route_name(self) -> str: ...
@@ -69,6 +76,18 @@ class Context(Protocol):
     def client_ip(self) -> str:
         """The client's address: the socket peer, or with ``trusted_proxies`` the right-most
         untrusted ``X-Forwarded-For`` entry."""
+        ...
+
+    def background(
+        self,
+        headers: list[tuple[bytes, bytes]],
+        upstream_headers: list[tuple[bytes, bytes]],
+        notes: dict[str, object],
+        fallback: Callable[[], Answer | None] | None,
+    ) -> None:
+        """Send this request upstream once more on its own, with the client's ``headers`` replaced
+        and ``upstream_headers`` added to this request's: the response runs through the response
+        hooks (with ``notes``) and goes nowhere else. A cache's background revalidation (RFC 5861)."""
         ...
 
 

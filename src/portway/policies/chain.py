@@ -2,12 +2,17 @@
 bound hooks out, in the order a request meets them (:data:`ORDER`, the one table of it):
 
     IP rules → CORS → authentication → authorisation → rate limit → identity headers
-    → header transforms → compression
+    → header transforms → cache → compression
 
 IP rules first (a denied address learns nothing else); CORS before authentication so a browser's
 preflight, which carries no credentials, is answered; the rate limit after authentication so it
 can key on the user; identity headers from what was verified; header transforms after them, so
-their templates read the verified identity (``${claims.sub}``).
+their templates read the verified identity (``${claims.sub}``). The cache after all of those: a
+stored answer is only given to a request every check before it let through (a hit must not skip
+an IP rule, a 401 or a 429). Compression last: its response hook runs first on the way back, so
+the cache stores the encoded variant under its ``Vary: Accept-Encoding`` (a hit costs no
+compression), and both store and encode the upstream's response before the edge policies (CORS,
+header transforms) add per-client headers to it.
 
 What routes share lives in :class:`SharedPolicyState`; a reload hands it over to the new gateway
 when the relevant config is unchanged, so rate-limit buckets, verified-token caches and JWKS keys
@@ -19,7 +24,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from portway.cache import Cache, CacheState
 from portway.compression.policy import Compression
+from portway.config.cache import route_rule
 from portway.config.compression import merge_compression
 from portway.config.errors import ConfigError, ConfigProblem, ConfigValueError
 from portway.config.models import GatewayConfig, Route
@@ -54,6 +61,20 @@ class SharedPolicyState:
         if previous is not None and previous.config.rate_limit_store == config.rate_limit_store:
             self._store = previous._store
             self.store_inherited = True
+        self._cache: CacheState | None = None
+        self._cache_handed_over = False
+        if previous is not None and previous.config.cache.store == config.cache.store:
+            self._cache, previous._cache_handed_over = previous._cache, True
+
+    @property
+    def cache_state(self) -> CacheState | None:
+        """The cache's store, opened by the first route that caches (None: none does yet)."""
+        return self._cache
+
+    def cache(self) -> CacheState:
+        if self._cache is None:
+            self._cache = CacheState(self.config.cache)
+        return self._cache
 
     @property
     def store(self) -> Store:
@@ -71,6 +92,8 @@ class SharedPolicyState:
     async def aclose(self) -> None:
         if self._store is not None:
             await self._store.aclose()
+        if self._cache is not None and not self._cache_handed_over:
+            await self._cache.store.aclose()
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +153,17 @@ def _compression(route: Route, config: GatewayConfig, shared: SharedPolicyState)
     return Compression(merged) if merged is not None else None
 
 
+def _cache(route: Route, config: GatewayConfig, shared: SharedPolicyState) -> Policy | None:
+    if not route.cache:
+        return None
+    rule = route_rule(config.cache, route.cache)
+    store = config.cache.store
+    if store.backend == "memory" and rule.max_object > store.max_bytes:
+        raise ValueError("max_object is larger than cache.store.max_bytes: no object would ever fit")
+    state = shared.cache()
+    return Cache(rule, state.store, state.inflight)
+
+
 # The one place the order lives (DESIGN.md §1); the key names the config location in errors.
 ORDER: tuple[tuple[str, Builder], ...] = (
     ("ip", _ip),
@@ -139,6 +173,7 @@ ORDER: tuple[tuple[str, Builder], ...] = (
     ("rate_limit", _rate_limit),
     ("identity", _identity),
     ("headers", _headers),
+    ("cache", _cache),
     # Last, so its response hook runs first, nearest the upstream (response hooks run in reverse):
     # every hook after it (a cache's) sees the encoded reply with its Vary: Accept-Encoding and
     # weak ETag, so a cache stores the encoded variant under its Accept-Encoding secondary key and
