@@ -86,8 +86,11 @@ class OutboxRelay:
                 await asyncio.sleep(retry_delay(failures))
                 continue
             if shipped < BATCH:
+                # asyncio.timeout, not wait_for: on 3.11 wait_for drops a cancellation that arrives
+                # as the wake-up does, and the relay would outlive its service (see .cancellation)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+                    async with asyncio.timeout(POLL_SECONDS):
+                        await self._wake.wait()
 
     async def ship_once(self) -> int:
         async with self.db.sessions() as session, session.begin():
