@@ -238,11 +238,14 @@ class NatsJetStream:
 
     async def dead_letters(self, group: str | None = None) -> list[DeadLetter]:
         name = f"dead-letters-{uuid.uuid4().hex[:12]}"
+        subjects = (
+            f"{self.dead_subjects}.{_token(group)}.>" if group is not None else f"{self.dead_subjects}.>"
+        )
         await self.js.add_consumer(  # an ephemeral reader: the server also drops it after 30 s idle
             self.dead_stream,
             ConsumerConfig(
                 name=name,
-                filter_subject=f"{self.dead_subjects}.{_token(group) if group is not None else '*'}.>",
+                filter_subject=subjects,
                 ack_policy=AckPolicy.NONE,
                 deliver_policy=DeliverPolicy.ALL,
                 inactive_threshold=30.0,
