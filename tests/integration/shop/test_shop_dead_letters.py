@@ -169,6 +169,7 @@ async def test_the_replay_command_redelivers_to_that_group_only(url: str, backen
 
         await backend.send(parcels(4))  # once easy has 4, it has seen (and skipped) anything before it
         await handled(easy, 4)
+        await handled(picky, 4)
     assert picky.handled() == [1, 2, 3, 4]
     assert easy.handled() == [1, 2, 3, 4]
     assert await backend.dead_letters() == []
@@ -204,6 +205,7 @@ async def test_replay_all_and_purge_by_group(url: str, backend: EventBackend) ->
         await handled(second, 1)
     assert await backend.dead_letters() == []
     assert first.handled() == []
+    assert first.attempts(1) == 3  # the replay for "second" was not delivered to "first"
 
 
 async def test_list_dead_as_json_carries_the_event(url: str, backend: EventBackend) -> None:

@@ -229,7 +229,7 @@ class NatsJetStream:
                 # once per delivered message: a crash before term() must not set it aside twice
                 headers={"Nats-Msg-Id": f"{group}:{message.metadata.sequence.stream}"},
             )
-        except NatsError:
+        except (NatsError, TimeoutError):
             log.exception("dead letter not stored; the event will come back", extra={"group": group})
             await message.nak(delay=self.redelivery.backoff_max)
             return
