@@ -92,6 +92,34 @@ async def test_a_consumer_stops_even_when_the_cancellation_is_swallowed_below_it
     await stopped_within_bound(task)
 
 
+async def test_consumers_cancelled_while_events_stream_in_stop_every_time(backend: EventBackend) -> None:
+    """The race itself, over the real broker: before the fix about one JetStream consumer in five
+    cancelled this way kept running (the cancellation landed with a message in nats-py's wait_for)."""
+    streaming = True
+
+    async def produce() -> None:
+        n = 0
+        while streaming:
+            await backend.send([Envelope.wrap(Tick(n=n), source="test")])
+            n += 1
+            await asyncio.sleep(0.001)
+
+    async def handle(envelope: Envelope) -> None:
+        pass
+
+    producer = asyncio.create_task(produce())
+    try:
+        for round_ in range(20):
+            task = asyncio.create_task(backend.consume(Tick.topic, f"g{round_ % 3}", handle))
+            await asyncio.sleep(
+                0.02 * (1 + round_ % 8)
+            )  # not a wait for a state: it moves the moment of the cancel
+            await stopped_within_bound(task)
+    finally:
+        streaming = False
+        await asyncio.wait_for(producer, BOUND)
+
+
 @contextlib.asynccontextmanager
 async def _consuming(backend: EventBackend, handler: Any) -> AsyncIterator[None]:
     task = asyncio.create_task(backend.consume(Tick.topic, "g", handler))
