@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -207,14 +208,24 @@ class SqliteLog:
 
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[None]:
-        async with self._lock:
+        async with self._lock, self._begun():
+            yield
+
+    @contextlib.asynccontextmanager
+    async def _begun(self) -> AsyncIterator[None]:
+        """A write transaction on the connection; the caller holds the lock."""
+        try:
+            # inside the try: a BEGIN whose await is cancelled still runs on aiosqlite's thread, and
+            # the ROLLBACK queued after it keeps the connection from staying in a transaction
             await self.db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-                await self.db.execute("COMMIT")
-            except BaseException:
+            yield
+            await self.db.execute("COMMIT")
+        except BaseException:
+            # Likewise a cancelled COMMIT may have committed: then there is nothing to roll back, and
+            # the cancellation must not turn into an OperationalError.
+            with contextlib.suppress(sqlite3.OperationalError):
                 await self.db.execute("ROLLBACK")
-                raise
+            raise
 
     async def _holds(self, topic: str, group: str, owner: str) -> bool:
         cursor = await self.db.execute(
@@ -311,8 +322,7 @@ class SqliteLog:
             return due + fresh
 
     async def _take_lease(self, topic: str, group: str, owner: str, now: float) -> bool:
-        await self.db.execute("BEGIN IMMEDIATE")
-        try:
+        async with self._begun():
             await self.db.execute(
                 "INSERT OR IGNORE INTO cursors (consumer_group, topic) VALUES (?, ?)", (group, topic)
             )
@@ -321,10 +331,6 @@ class SqliteLog:
                 " AND (owner = ? OR owner IS NULL OR lease_until < ?)",
                 (owner, now + LEASE_SECONDS, group, topic, owner, now),
             )
-            await self.db.execute("COMMIT")
-        except BaseException:
-            await self.db.execute("ROLLBACK")
-            raise
         return cursor.rowcount == 1
 
     async def _position(self, topic: str, group: str) -> int:
