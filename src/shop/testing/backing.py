@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,18 +30,20 @@ async def postgres_database(service: str) -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def nats_namespace() -> AsyncIterator[str]:
-    """An ``EVENTS_URL`` on a JetStream stream of its own, deleted afterwards."""
+async def nats_namespace(query: str = "") -> AsyncIterator[str]:
+    """An ``EVENTS_URL`` on JetStream streams of its own (events, dead letters), deleted afterwards.
+
+    ``query`` is appended to the URL (``"max_attempts=3&backoff=0.05"``)."""
     import nats
 
     namespace = f"test{uuid.uuid4().hex[:10]}"
     try:
-        yield f"{NATS_URL}?namespace={namespace}"
+        yield f"{NATS_URL}?namespace={namespace}" + (f"&{query}" if query else "")
     finally:
         connection = await nats.connect(NATS_URL)
         try:
-            await connection.jetstream().delete_stream(namespace.upper())
-        except Exception:  # noqa: S110 - nothing was published, so there is no stream
-            pass
+            for stream in (namespace.upper(), f"{namespace.upper()}_DEAD"):
+                with contextlib.suppress(Exception):  # nothing connected, so there is no stream
+                    await connection.jetstream().delete_stream(stream)
         finally:
             await connection.close()

@@ -151,16 +151,21 @@ async def test_pruning_keeps_what_a_group_has_not_handled(tmp_path: Path) -> Non
         assert await log.prune(older_than=-1) == 3  # everything is old, and "fast" handled it all
 
         await log.send(envelopes(4, 5))
-        async with consuming(log, "slow", _never_succeeds):  # "slow" holds its cursor before event 4
-            await asyncio.sleep(0.3)
+        started = asyncio.Event()
+        async with consuming(log, "slow", _never_finishes(started)):  # "slow" holds its cursor before 4
+            await asyncio.wait_for(started.wait(), 5)
         assert await log.prune(older_than=-1) == 0
         assert await log.prune(older_than=3600) == 0  # and nothing is old yet anyway
     finally:
         await log.close()
 
 
-async def _never_succeeds(envelope: Envelope) -> None:
-    raise RuntimeError("stuck")
+def _never_finishes(started: asyncio.Event) -> Callable:
+    async def handle(envelope: Envelope) -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    return handle
 
 
 async def test_the_bus_forgets_old_processed_marks(tmp_path: Path) -> None:

@@ -4,7 +4,9 @@
 - ``nats://host:4222[?namespace=shop]`` — NATS JetStream (:mod:`.nats_jetstream`), for production.
 
 Both give at-least-once delivery to each consumer group, competing consumers within a group, and drop
-a re-sent event with an id they already hold.
+a re-sent event with an id they already hold. A delivery whose handler fails comes back with backoff
+(:mod:`.redelivery`) without holding back the events behind it; after the last attempt it becomes a
+dead letter (:mod:`.dead_letters`) of that group, kept until it is replayed or purged.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 from urllib.parse import urlsplit
 
+from shop.common.events.dead_letters import DeadLetter
 from shop.common.events.envelope import Envelope
 
 RETENTION_SECONDS = 7 * 24 * 3600.0
@@ -39,6 +42,17 @@ class EventBackend(Protocol):
     async def prune(self, older_than: float) -> int:
         """Forget events stored more than ``older_than`` seconds ago that every group has handled."""
 
+    async def dead_letters(self, group: str | None = None) -> list[DeadLetter]:
+        """The dead letters, oldest first, of one group or of all."""
+
+    async def replay(self, dead_id: int) -> DeadLetter:
+        """Deliver the letter's event to its group again (attempts start over); forget the letter.
+
+        Raises :class:`~.dead_letters.UnknownDeadLetter`."""
+
+    async def purge(self, dead_id: int) -> DeadLetter:
+        """Forget the letter without delivering it. Raises :class:`~.dead_letters.UnknownDeadLetter`."""
+
 
 def backend_from_url(url: str) -> EventBackend:
     scheme = urlsplit(url).scheme
@@ -54,5 +68,5 @@ def backend_from_url(url: str) -> EventBackend:
 
 
 def retry_delay(attempt: int) -> float:
-    """Seconds before redelivering an event whose handler failed ``attempt`` times (capped backoff)."""
+    """Seconds before the outbox relay tries the broker again after ``attempt`` failures (capped)."""
     return float(min(0.1 * 2 ** (attempt - 1), 5.0))

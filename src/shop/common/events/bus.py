@@ -24,6 +24,7 @@ from shop.common import context, faults, tracing
 from shop.common.background import Background
 from shop.common.db import Database
 from shop.common.events.backend import RETENTION_SECONDS, EventBackend
+from shop.common.events.cancellation import finish_first
 from shop.common.events.envelope import Envelope, Event, EventSchemaError
 from shop.common.events.outbox import ON_COMMIT, OutboxRelay
 from shop.common.events.tables import processed_events
@@ -84,7 +85,7 @@ class EventBus:
     async def _housekeeping(self) -> None:
         while True:
             try:
-                await self.prune()
+                await finish_first(self.prune())
             except Exception:
                 log.exception("event housekeeping failed")
             await asyncio.sleep(HOUSEKEEPING_SECONDS)
@@ -97,7 +98,7 @@ class EventBus:
             token = context.bind(context.correlation_from(envelope.request_id, envelope.traceparent))
             try:
                 with tracing.consuming(envelope.topic, sub.group, envelope.id, envelope.traceparent):
-                    outcome = await self._handle(sub, envelope)
+                    outcome = await finish_first(self._handle(sub, envelope))
             except Exception:
                 self.metrics.events_handled.labels(envelope.topic, sub.group, "failed").inc()
                 raise

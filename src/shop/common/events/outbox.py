@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from shop.common.db import Database
 from shop.common.events.backend import EventBackend, retry_delay
+from shop.common.events.cancellation import finish_first
 from shop.common.events.envelope import Envelope, Event
 from shop.common.events.tables import outbox
 from shop.common.metrics import Metrics
@@ -78,7 +79,7 @@ class OutboxRelay:
         while True:
             self._wake.clear()
             try:
-                shipped = await self.ship_once()
+                shipped = await finish_first(self.ship_once())  # not cut inside a statement (.cancellation)
                 failures = 0
             except Exception:
                 failures += 1
@@ -86,8 +87,11 @@ class OutboxRelay:
                 await asyncio.sleep(retry_delay(failures))
                 continue
             if shipped < BATCH:
+                # asyncio.timeout, not wait_for: on 3.11 wait_for drops a cancellation that arrives
+                # as the wake-up does, and the relay would outlive its service (see .cancellation)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+                    async with asyncio.timeout(POLL_SECONDS):
+                        await self._wake.wait()
 
     async def ship_once(self) -> int:
         async with self.db.sessions() as session, session.begin():
