@@ -121,9 +121,7 @@ def build(root: Path, modules: Iterable[str], build_lib: Path | None) -> tuple[d
             "build": "mypyc",
             "mypy": mypy.version.__version__,
             "cache_tag": sys.implementation.cache_tag,
-            "modules": {
-                name: source_hash(root / "src" / f"{name.replace('.', '/')}.py") for name in modules
-            },
+            "modules": {name: source_hash(root / "src" / f"{name.replace('.', '/')}.py") for name in modules},
         }
         print(f"portway: compiled build (mypyc, {len(modules)} modules)", file=sys.stderr)
     path = root / STAMP if build_lib is None else build_lib / "portway" / "_build.json"
@@ -169,4 +167,7 @@ class CustomBuildHook(BuildHookInterface):  # type: ignore[misc, valid-type]
 
 if __name__ == "__main__":
     here = Path(__file__).resolve().parent
-    build(here, configured_modules(here), build_lib=None)
+    if sys.argv[1:] == ["--sources"]:  # for the Makefile: what a rebuild depends on
+        print(" ".join(f"src/{name.replace('.', '/')}.py" for name in configured_modules(here)))
+    else:
+        build(here, configured_modules(here), build_lib=None)

@@ -54,7 +54,9 @@ def decide(stamp_path: Path, package: Path, environ: Mapping[str, str]) -> Build
     if stamp.get("build") != "mypyc":
         return Build(False, why=str(stamp.get("why", "built without compiling")))
     if stamp.get("cache_tag") != sys.implementation.cache_tag:
-        return Build(False, why=f"compiled for {stamp.get('cache_tag')}, running {sys.implementation.cache_tag}")
+        return Build(
+            False, why=f"compiled for {stamp.get('cache_tag')}, running {sys.implementation.cache_tag}"
+        )
     suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
     modules: dict[str, str] = stamp.get("modules", {})
     for name, digest in modules.items():
