@@ -8,7 +8,11 @@ fake transport) in the target's pool, then for each request feeds the client's b
 checks the client got the whole response. What it leaves out is the event loop and the syscalls:
 the Python work per request, which is what the data plane's code decides.
 
-    .venv/bin/python bench/micro.py [plain|chain] [--requests N] [--profile]
+    .venv/bin/python bench/micro.py [plain|chain] [--requests N] [--rounds N] [--profile]
+
+It runs the build the package imports (``portway.build``: the compiled request path, or the sources
+with ``PORTWAY_PURE=1``) and says which. For a figure that does not move with the machine's load,
+``bench/instructions.sh`` counts the instructions per request under callgrind.
 
 ``--profile`` prints the functions by own time and the number of Python calls per request.
 """
@@ -28,6 +32,7 @@ from typing import Any
 
 import jwt
 
+from portway import build as portway_build
 from portway.config.loader import load_config
 from portway.gateway import Gateway
 from portway.server.protocol import HttpConnection
@@ -150,7 +155,10 @@ def main() -> None:
             started = time.process_time()
             run(client, transport, request, args.requests)
             best = min(best, (time.process_time() - started) / args.requests)
-        print(f"{args.kind}: {best * 1e6:.2f} µs CPU per request, best of {args.rounds} rounds")
+        print(
+            f"{args.kind}: {best * 1e6:.2f} µs CPU per request, best of {args.rounds} rounds"
+            f" ({portway_build.describe()})"
+        )
 
 
 if __name__ == "__main__":
