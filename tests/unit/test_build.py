@@ -115,3 +115,17 @@ def test_the_sources_are_imported_when_an_extension_sits_beside_them(tmp_path: P
     assert pure.stdout.strip() == "source"
     default = run("default")
     assert default.returncode != 0 and "ImportError" in default.stderr  # what the decision avoids
+
+
+def test_this_process_imports_what_the_build_says() -> None:
+    """Compiled: each module the stamp names is its extension; pure: the sources, even where an
+    extension sits beside them."""
+    import importlib
+
+    reader = importlib.import_module("portway.server.reader")
+    if build.CURRENT.compiled:
+        assert build.CURRENT.modules
+        for name in build.CURRENT.modules:
+            assert str(importlib.import_module(name).__file__).endswith(SUFFIX), name
+    else:
+        assert str(reader.__file__).endswith(".py")
