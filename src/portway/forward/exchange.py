@@ -22,6 +22,8 @@ import logging
 import time
 from collections.abc import Awaitable
 
+from mypy_extensions import mypyc_attr
+
 from portway.contract import Answer, RequestHead, Responder
 from portway.errors import (
     ClientError,
@@ -50,6 +52,9 @@ log = logging.getLogger("portway.proxy")
 _POLICIES, _CONNECTING, _FORWARDING, _RESPONDING, _TUNNEL, _DONE = Phase
 
 
+# Compiled (mypyc): an interpreted subclass (tracing.TracedExchange)
+# must still have its overrides called.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Exchange(Connecting):
     # fmt: off
     __slots__ = (
