@@ -43,6 +43,7 @@ demo: $(BUILD)
 # on the other one (the pure-Python sources, with PORTWAY_PURE=1), so both builds behave alike.
 SECOND_PASS ?= tests/unit tests/protocol tests/integration/gateway
 test: $(BUILD)
+	@$(PY) -c 'import portway.build as b; print("make test: the suite on the", b.describe())'
 	$(PY) -m pytest $(PYTEST_ARGS) || { rc=$$?; [ $$rc -eq 5 ] && exit 0; exit $$rc; }
 	@if $(PY) -c 'import sys, portway.build as b; sys.exit(not b.CURRENT.compiled)'; then \
 	  echo "make test: again on the pure-Python build (PORTWAY_PURE=1): $(SECOND_PASS)"; \
