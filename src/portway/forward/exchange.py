@@ -59,10 +59,10 @@ class Exchange(Connecting):
     # fmt: off
     __slots__ = (
         "_client_ip", "access_log", "body_filter", "bytes_in", "chunk_out", "client_path", "head_out",
-        "identity", "keep_client", "out_start", "response_headers", "status", "up_read_paused",
+        "identity", "keep_client", "out_start", "response_headers", "status", "trace_id",
+        "up_read_paused",
     )
     # fmt: on
-    trace_id = ""  # the access log's trace_id; a class default, set per request by tracing.TracedExchange
 
     def __init__(
         self,
@@ -104,6 +104,9 @@ class Exchange(Connecting):
         self._client_ip: str | None = None
         self.attempts = None if route.retry is None else Attempts(route.retry, head.has_body)
         self.counted = False  # in the upstream's `in_flight` (max_concurrent)
+        # The access log's trace_id, set by tracing.TracedExchange: an attribute of this class (not
+        # a subclass's slot), since compiled code reads this class's own field.
+        self.trace_id = ""
 
     def __repr__(self) -> str:
         return f"<Exchange {self.head.method} {self.path} id={self.head.request_id} {self.phase.name}>"
