@@ -142,7 +142,7 @@ except ImportError:  # run as a script (`python hatch_build.py`), outside a buil
     BuildHookInterface = object
 
 
-class CustomBuildHook(BuildHookInterface):  # type: ignore[misc, valid-type]
+class CustomBuildHook(BuildHookInterface):  # type: ignore[misc, valid-type, unused-ignore]
     """hatchling's hook: in place for an editable install, into the wheel otherwise."""
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:

@@ -5,6 +5,7 @@ imports the sources when an extension sits beside them."""
 from __future__ import annotations
 
 import hashlib
+import importlib
 import importlib.machinery
 import json
 import subprocess
@@ -120,8 +121,6 @@ def test_the_sources_are_imported_when_an_extension_sits_beside_them(tmp_path: P
 def test_this_process_imports_what_the_build_says() -> None:
     """Compiled: each module the stamp names is its extension; pure: the sources, even where an
     extension sits beside them."""
-    import importlib
-
     reader = importlib.import_module("portway.server.reader")
     if build.CURRENT.compiled:
         assert build.CURRENT.modules
