@@ -17,6 +17,7 @@ Rules:
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -46,6 +47,8 @@ def why_not_compile(environ: dict[str, str]) -> str | None:
     compiler = (environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()[0]
     if shutil.which(compiler) is None:
         return f"no C compiler at install ({compiler} not found)"
+    if importlib.util.find_spec("mypyc") is None:  # a rebuild with a venv that lacks the dev extra
+        return "mypyc is not installed (it comes with mypy: pip install mypy)"
     include = sysconfig.get_paths()["include"]
     if not Path(include, "Python.h").is_file():
         return f"no Python headers at install ({include}/Python.h not found)"
