@@ -108,7 +108,8 @@ def build(root: Path, modules: Iterable[str], build_lib: Path | None) -> tuple[d
     if why is None:
         try:
             outputs = compile_modules(root, modules, build_lib)
-        except Exception as exc:  # a failed compile still installs: the pure build is the reference
+        except (Exception, SystemExit) as exc:  # mypyc exits on a type error; a failed compile
+            # still installs: the pure build is the reference
             traceback.print_exc()
             if build_lib is None:
                 clean(root)
