@@ -8,7 +8,11 @@ fake transport) in the target's pool, then for each request feeds the client's b
 checks the client got the whole response. What it leaves out is the event loop and the syscalls:
 the Python work per request, which is what the data plane's code decides.
 
-    .venv/bin/python bench/micro.py [plain|chain] [--requests N] [--profile]
+    .venv/bin/python bench/micro.py [plain|chain] [--requests N] [--rounds N] [--profile]
+
+It runs the build the package imports (``portway.build``: the compiled request path, or the sources
+with ``PORTWAY_PURE=1``) and says which. For a figure that does not move with the machine's load,
+``bench/instructions.sh`` counts the instructions per request under callgrind.
 
 ``--profile`` prints the functions by own time and the number of Python calls per request.
 """
@@ -28,6 +32,7 @@ from typing import Any
 
 import jwt
 
+from portway import build as portway_build
 from portway.config.loader import load_config
 from portway.gateway import Gateway
 from portway.server.protocol import HttpConnection
@@ -76,9 +81,10 @@ class Transport:
         return self.peer if name == "peername" else default
 
 
-def build(
-    kind: str, loop: asyncio.AbstractEventLoop, log_dir: str
-) -> tuple[HttpConnection, Transport, bytes]:
+Bench = tuple[HttpConnection, Transport, bytes, UpstreamConnection, Transport]
+
+
+def build(kind: str, loop: asyncio.AbstractEventLoop, log_dir: str) -> Bench:
     env = {**os.environ, "BENCH_UPSTREAM_PORT": "8081", "BENCH_ACCESS_LOG": f"{log_dir}/access.log"}
     path = HERE / ("portway.yaml" if kind == "plain" else "portway-chain.yaml")
     config = load_config(path, env)
@@ -102,13 +108,12 @@ def build(
         token = jwt.encode({"sub": "bench", "exp": int(time.time()) + 86400}, SECRET, algorithm="HS256")
         headers += f"Authorization: Bearer {token}\r\n"
     request = f"GET /api/hello HTTP/1.1\r\n{headers}\r\n".encode()
-    # the driver finds the upstream side through the pool on each request: it is the one parked
-    client._bench_upstream = (up, up_transport)  # type: ignore[attr-defined]
-    return client, client_transport, request
+    # the exchange finds the upstream side through the pool on each request: it is the one parked
+    return client, client_transport, request, up, up_transport
 
 
-def run(client: HttpConnection, transport: Transport, request: bytes, count: int) -> None:
-    up, up_transport = client._bench_upstream  # type: ignore[attr-defined]
+def run(bench: Bench, count: int) -> None:
+    client, transport, request, up, up_transport = bench
     feed_client = client.data_received
     feed_up = up.data_received
     for _ in range(count):
@@ -131,12 +136,12 @@ def main() -> None:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     with tempfile.TemporaryDirectory() as log_dir:
-        client, transport, request = build(args.kind, loop, log_dir)
-        run(client, transport, request, 2_000)  # warm: caches, the route table, the token cache
+        bench = build(args.kind, loop, log_dir)
+        run(bench, 2_000)  # warm: caches, the route table, the token cache
         if args.profile:
             profiler = cProfile.Profile()
             profiler.enable()
-            run(client, transport, request, args.requests)
+            run(bench, args.requests)
             profiler.disable()
             stats = pstats.Stats(profiler, stream=sys.stdout)
             calls = sum(entry[1] for entry in stats.stats.values())  # type: ignore[attr-defined]
@@ -148,9 +153,12 @@ def main() -> None:
         best = float("inf")
         for _ in range(args.rounds):
             started = time.process_time()
-            run(client, transport, request, args.requests)
+            run(bench, args.requests)
             best = min(best, (time.process_time() - started) / args.requests)
-        print(f"{args.kind}: {best * 1e6:.2f} µs CPU per request, best of {args.rounds} rounds")
+        print(
+            f"{args.kind}: {best * 1e6:.2f} µs CPU per request, best of {args.rounds} rounds"
+            f" ({portway_build.describe()})"
+        )
 
 
 if __name__ == "__main__":

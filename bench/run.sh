@@ -11,7 +11,8 @@
 # BENCH_STREAM_BYTES (1 GiB), BENCH_IDLE_CONNS (10000), BENCH_PORTWAY_CMD (another build to run as
 # "portway": called as `CMD run CONFIG`), BENCH_BASELINE_CMD (a second build measured beside it on
 # the plain and full-chain rows, named BENCH_BASELINE_NAME; `bench/baseline.sh REV` sets both up for
-# a git revision), BENCH_KEEP_TMP=1 to keep configs and logs.
+# a git revision; by default, with a compiled build, the pure-Python one), BENCH_KEEP_TMP=1 to keep
+# configs and logs.
 #
 # No `set -e`: one row that fails says "not available" in the table and the run goes on.
 set -uo pipefail
@@ -26,6 +27,12 @@ PY=$ROOT/.venv/bin/python
 PORTWAY=${BENCH_PORTWAY_CMD:-$ROOT/.venv/bin/portway}
 JWT_SECRET=bench-only-hs256-secret-of-at-least-32-bytes  # >= 32 bytes: RFC 7518 §3.2
 STARTED=$(date +%s)
+# The compiled build (docs/benchmarks.md "Compiled build") is measured beside the pure-Python one:
+# unless another baseline is asked for, the plain and chain rows run again with PORTWAY_PURE=1.
+if [ -z "${BENCH_BASELINE_CMD:-}" ] && [ -z "${BENCH_PORTWAY_CMD:-}" ] \
+    && "$PY" -c 'import sys, portway.build as b; sys.exit(not b.CURRENT.compiled)' 2>/dev/null; then
+    BENCH_BASELINE_CMD="env PORTWAY_PURE=1 $PORTWAY" BENCH_BASELINE_NAME="pure-Python build"
+fi
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
 
@@ -78,6 +85,7 @@ FACTS=$TMP/facts.tsv
     printf 'aiohttp / uvloop\t%s\n' "$("$PY" -c 'import aiohttp, uvloop; print(aiohttp.__version__, "/", uvloop.__version__)')"
     printf 'express stack\t%s\n' "$(cd bench/express && node -p "['express','http-proxy-middleware','express-rate-limit','jsonwebtoken','morgan','uuid'].map(p => p + ' ' + JSON.parse(require('fs').readFileSync('node_modules/' + p + '/package.json')).version).join(', ')")"
     printf 'portway\t%s\n' "$(git rev-parse --short HEAD 2>/dev/null)$([ -z "$(git status --porcelain -- src/portway 2>/dev/null)" ] || echo " + uncommitted src/portway changes")"
+    printf 'portway build\t%s\n' "$("$PY" -c 'import portway.build as b; print(b.describe())')"
     printf 'settings\t%s\n' "wrk -t1 -c64 -d${BENCH_SECONDS}s after ${BENCH_WARMUP}s warm-up; SUT on core $SUT_CPU, wrk + upstream on core $LOAD_CPU${BENCH_PRIORITY:+; BENCH_PRIORITY (autogroup nice -10)}; $(date -u +%Y-%m-%dT%H:%MZ)"
 } >"$FACTS"
 

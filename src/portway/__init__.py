@@ -8,6 +8,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from portway import build  # noqa: F401  (first: it decides if compiled modules or their sources load)
+
 __version__ = "0.1.0"
 
 _EXPORTS = {

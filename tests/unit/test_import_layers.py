@@ -19,6 +19,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     (
         "foundation",
         (
+            "portway.build",
             "portway.errors",
             "portway.contract",
             "portway.transitions",

@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from portway import build
 from portway.admin.workers import WorkerSet
 from portway.commands.validate import build_all
 from portway.config import ConfigError, load_config
@@ -59,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
         build_all(config, args.file)  # the same checks as `portway check`, before anything binds
         if args.listen:
             config = config.model_copy(update={"listen": args.listen})
+        # Once the config is known good (a refused config prints its errors and nothing else).
+        logging.getLogger("portway").info("%s", build.describe())
         if args.workers <= 1:
             _serve(config, Path(args.file), reuse_port=False)
             return 0

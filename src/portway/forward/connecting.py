@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from mypy_extensions import mypyc_attr
+
 from portway.contract import RequestHead, Responder
 from portway.errors import GatewayError, UpstreamError
 from portway.forward import heads
@@ -28,6 +30,9 @@ log = logging.getLogger("portway.proxy")
 _POLICIES, _CONNECTING, _FORWARDING, _DONE = Phase.POLICIES, Phase.CONNECTING, Phase.FORWARDING, Phase.DONE
 
 
+# Compiled (mypyc): an interpreted subclass (tracing.TracedExchange, through Exchange)
+# must still have its overrides called.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Connecting:
     # The exchange's state this half reads and writes (Exchange adds the rest of its slots).
     # fmt: off

@@ -24,6 +24,8 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from mypy_extensions import mypyc_attr
+
 from portway.contract import Answer, RequestHead, Responder
 from portway.errors import (
     ClientError,
@@ -51,13 +53,16 @@ log = logging.getLogger("portway.proxy")
 _POLICIES, _CONNECTING, _FORWARDING, _RESPONDING, _TUNNEL, _DONE = Phase
 
 
+# Compiled (mypyc): an interpreted subclass (tracing.TracedExchange, the aggregate exchange)
+# must still have its overrides called.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Exchange(Responding):
     # fmt: off
     __slots__ = (
         "_client_ip", "access_log", "client_path", "fallback", "identity", "notes", "out_start",
+        "trace_id",
     )
     # fmt: on
-    trace_id = ""  # the access log's trace_id; a class default, set per request by tracing.TracedExchange
 
     def __init__(
         self,
@@ -104,6 +109,9 @@ class Exchange(Responding):
         self._client_ip: str | None = None
         self.attempts = None if route.retry is None else Attempts(route.retry, head.has_body)
         self.counted = False  # in the upstream's `in_flight` (max_concurrent)
+        # The access log's trace_id, set by tracing.TracedExchange: an attribute of this class (not
+        # a subclass's slot), since compiled code reads this class's own field.
+        self.trace_id = ""
 
     def __repr__(self) -> str:
         return f"<Exchange {self.head.method} {self.path} id={self.head.request_id} {self.phase.name}>"

@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 from typing import cast
 
+from mypy_extensions import mypyc_attr
+
 from portway.errors import UpstreamProtocolError
 from portway.forward import heads
 from portway.forward.attempts import Discard
@@ -22,6 +24,8 @@ log = logging.getLogger("portway.proxy")
 _FORWARDING, _RESPONDING, _TUNNEL, _DONE = Phase.FORWARDING, Phase.RESPONDING, Phase.TUNNEL, Phase.DONE
 
 
+# Compiled (mypyc) like its halves: the interpreted subclasses' overrides must still be called.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Responding(Connecting):
     # The exchange's state this half reads and writes (Exchange adds the rest of its slots).
     # fmt: off

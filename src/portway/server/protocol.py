@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import cast
 
 import httptools
+from mypy_extensions import mypyc_attr
 
 from portway.contract import Answer, RequestHead
 from portway.errors import ClientError, GatewayError
@@ -53,6 +54,9 @@ _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _ANSWERED = (ClientError, Answer)
 
 
+# Compiled (mypyc): an interpreted subclass (server.tls.TlsHttpConnection)
+# must still have its overrides called.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class HttpConnection(RequestReader):
     """One client connection; the :class:`~portway.contract.Responder` its handlers write through."""
 
@@ -298,7 +302,9 @@ class HttpConnection(RequestReader):
 
     # -- internals ---------------------------------------------------------------------------
     def _dispatch(self, incoming: Incoming) -> None:
-        self.active = incoming
+        # Assigned as declared (Optional), so the read after handle() is not narrowed to Incoming:
+        # handle() may finish the request (active → None), and compiled code checks narrowed types.
+        self.active = cast("Incoming | None", incoming)
         if self.phase is not _WAITING:
             self._enter(_ACTIVE)  # raises: only a waiting connection takes a request
         self.phase = _ACTIVE

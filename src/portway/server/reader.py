@@ -19,6 +19,7 @@ import time
 from collections import deque
 
 import httptools
+from mypy_extensions import mypyc_attr
 
 from portway.contract import Handler, RequestHead
 from portway.errors import ClientError
@@ -63,6 +64,9 @@ class Incoming:
         return length is not None and length <= _DISCARDABLE_BODY
 
 
+# Compiled (mypyc): an interpreted subclass (server.tls.TlsHttpConnection, through HttpConnection)
+# must still have its overrides called.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class RequestReader(asyncio.Protocol):
     """Parses requests for :class:`~portway.server.protocol.HttpConnection`, which answers them."""
 

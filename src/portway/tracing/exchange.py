@@ -38,7 +38,6 @@ _TRACEPARENT, _TRACESTATE = b"traceparent", b"tracestate"
 
 
 class TracedExchange(Exchange):
-    # `trace_id` shadows Exchange's class attribute (""), which the access log line reads.
     __slots__ = (
         "attempt",
         "base_headers",
@@ -46,7 +45,6 @@ class TracedExchange(Exchange):
         "server",
         "span_id",
         "trace",
-        "trace_id",
         "tracer",
         "tracestate",
     )
