@@ -39,8 +39,8 @@ from portway.forward.responding import Responding
 from portway.forward.retry import may_replay
 from portway.forward.route import RouteRuntime
 from portway.forward.rules import ForwardingRules
-from portway.policies.base import BodyFilter, Denial, Identity
-from portway.policies.runner import run, settle
+from portway.policies.base import BodyFilter, Denial, Identity, Reply
+from portway.policies.runner import run, run_response, settle
 from portway.tasks import spawn
 from portway.telemetry.access_log import AccessLog
 from portway.transitions import advance
@@ -168,7 +168,7 @@ class Exchange(Responding):
             index, result = run(hooks, self)
             if result is not None:
                 if isinstance(result, ClientError | Answer):
-                    return self._denied(result)
+                    return self._denied(self._enclosed(index, result))
                 self._hold_client()
                 spawn(self._settle(index, result), name=f"policies {self.route.name}")
                 return None
@@ -176,17 +176,36 @@ class Exchange(Responding):
         return None
 
     async def _settle(self, index: int, pending: Awaitable[Denial | None]) -> None:
-        denial = await settle(self.route.chain.request_hooks, self, index, pending)
+        index, denial = await settle(self.route.chain.request_hooks, self, index, pending)
         if self.phase is _DONE:
             return
         if denial is None:
             self._forward()
             return
-        denial = self._denied(denial)
+        denial = self._denied(self._enclosed(index, denial))
         if isinstance(denial, ClientError):
             self.client.refuse(denial, self.head)
         else:
             self.client.answer(denial, self.head)
+
+    def _enclosed(self, index: int, denial: Denial) -> Denial:
+        """An answer a policy gave (a cache hit, not a refusal or a preflight's 204) goes out through
+        the response hooks of the policies before it, as the upstream's answer would have: CORS
+        and header transforms apply to a hit as to a miss. ``index`` is just past that policy."""
+        if not isinstance(denial, Answer) or denial.status < 200 or denial.status == 204:
+            return denial
+        hooks = self.route.chain.enclosing[index - 1]
+        if not hooks:
+            return denial
+        headers = list(denial.headers)
+        if denial.content_type is not None:
+            headers.append((b"content-type", denial.content_type))
+        reply = Reply(denial.status, b"", headers)
+        body = denial.body
+        body_filter = run_response(hooks, self, reply)
+        if body_filter is not None:  # the whole body is here: filtered at once
+            body = body_filter.data(body) + body_filter.end() if body else body_filter.end()
+        return Answer(reply.status, reply.headers, body, None)
 
     def _denied(self, denial: Denial) -> Denial:
         self._complete(denial.status)

@@ -105,6 +105,9 @@ class Chain:
     response_hooks: tuple[ResponseHook, ...]
     answers_preflight: bool  # a CORS policy answers OPTIONS preflights on this route
     names: tuple[str, ...] = ()  # the ORDER steps present, in order: what the admin API shows
+    # Per policy, the response hooks of the policies before it (reverse order): what an answer it
+    # gives itself (a cache hit) passes on its way out, as an upstream's answer would have.
+    enclosing: tuple[tuple[ResponseHook, ...], ...] = ()
 
 
 Builder = Callable[[Route, GatewayConfig, SharedPolicyState], Policy | None]
@@ -199,11 +202,15 @@ def build_chain(
         if policy is not None:
             policies.append(policy)
             names.append(step)
-    responders = [p.response for p in reversed(policies) if hasattr(p, "response")]
     return Chain(
         tuple(policies),
         tuple(p.request for p in policies),
-        tuple(responders),
+        _responders(policies),
         any(isinstance(p, Cors) for p in policies),
         tuple(names),
+        tuple(_responders(policies[:i]) for i in range(len(policies))),
     )
+
+
+def _responders(policies: list[Policy]) -> tuple[ResponseHook, ...]:
+    return tuple(p.response for p in reversed(policies) if hasattr(p, "response"))

@@ -42,19 +42,20 @@ def run(hooks: tuple[RequestHook, ...], ctx: Context, index: int = 0) -> tuple[i
 
 async def settle(
     hooks: tuple[RequestHook, ...], ctx: Context, index: int, pending: Awaitable[Denial | None]
-) -> Denial | None:
-    """Await a hook's pending result, then run the rest of the chain; the final verdict."""
+) -> tuple[int, Denial | None]:
+    """Await a hook's pending result, then run the rest of the chain: ``(index after the hook that
+    decided, verdict)``, the verdict ``None`` when every hook let the request through."""
     while True:
         try:
             result: PolicyResult = await pending
         except Exception:
-            return _failed(hooks[index - 1], ctx)
+            return index, _failed(hooks[index - 1], ctx)
         if result is None:
             index, result = run(hooks, ctx, index)
             if result is None:
-                return None
+                return index, None
         if not inspect.isawaitable(result):
-            return result
+            return index, result
         pending = result
 
 

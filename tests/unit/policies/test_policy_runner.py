@@ -65,7 +65,7 @@ async def test_awaitables_in_the_middle_resume_the_chain() -> None:
     ctx = FakeContext()
     index, pending = run(hooks, ctx)
     assert index == 2 and isinstance(pending, Awaitable)
-    assert await settle(hooks, ctx, index, pending) is None
+    assert await settle(hooks, ctx, index, pending) == (5, None)
     assert calls == ["a", "b", "b done", "c", "d", "d done", "e"]
 
 
@@ -76,7 +76,7 @@ async def test_an_awaited_denial_stops_the_chain() -> None:
     ctx = FakeContext()
     index, pending = run(hooks, ctx)
     assert isinstance(pending, Awaitable)
-    assert await settle(hooks, ctx, index, pending) is denial
+    assert await settle(hooks, ctx, index, pending) == (1, denial)  # just past the hook that denied
     assert calls == ["a", "a done"]
 
 
@@ -90,5 +90,5 @@ async def test_an_awaitable_that_raises_is_a_500() -> None:
     ctx = FakeContext()
     index, pending = run((hook,), ctx)
     assert isinstance(pending, Awaitable)
-    result = await settle((hook,), ctx, index, pending)
-    assert isinstance(result, ClientError) and result.status == 500
+    at, result = await settle((hook,), ctx, index, pending)
+    assert at == 1 and isinstance(result, ClientError) and result.status == 500
