@@ -9,6 +9,7 @@ import select
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -80,8 +81,11 @@ def _start(processes: list[subprocess.Popen[str]], namespace: str, argv: list[st
     processes.append(process)
     assert process.stdout is not None
     output = ""
-    while ready not in output:  # bounded: each read waits at most 10 s for the process to speak
-        readable, _, _ = select.select([process.stdout], [], [], 10)
+    # Bounded: 60 s in all for the process to say it is ready (a loaded CI machine once kept
+    # redis-server silent for over 10 s between two start-up lines), each read at most what is left.
+    deadline = time.monotonic() + 60
+    while ready not in output:
+        readable, _, _ = select.select([process.stdout], [], [], max(0.0, deadline - time.monotonic()))
         line = process.stdout.readline() if readable else ""
         assert line, f"{argv[:3]} did not start: {output}"
         output += line
