@@ -81,14 +81,16 @@ def _start(processes: list[subprocess.Popen[str]], namespace: str, argv: list[st
     processes.append(process)
     assert process.stdout is not None
     output = ""
-    # Bounded: 60 s in all for the process to say it is ready (a loaded CI machine once kept
-    # redis-server silent for over 10 s between two start-up lines), each read at most what is left.
-    deadline = time.monotonic() + 60
+    # Read the pipe's bytes as they come (os.read), not lines: a buffered readline() after select()
+    # keeps the lines a process wrote at once in Python's buffer, where select() cannot see them,
+    # and waited for more that never came (redis-server writes its start-up lines in one go).
+    fd = process.stdout.fileno()
+    deadline = time.monotonic() + 30  # bounded: 30 s in all for the process to say it is ready
     while ready not in output:
-        readable, _, _ = select.select([process.stdout], [], [], max(0.0, deadline - time.monotonic()))
-        line = process.stdout.readline() if readable else ""
-        assert line, f"{argv[:3]} did not start: {output}"
-        output += line
+        readable, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        data = os.read(fd, 65536) if readable else b""
+        assert data, f"{argv[:3]} did not start: {output}"
+        output += data.decode(errors="replace")
 
 
 def _listener(program: str, address: str, port: int, *extra: str) -> list[str]:
